@@ -1,0 +1,5 @@
+"""Streamlit entry point: `streamlit run app.py` (or `omnidex serve`)."""
+
+from ui.search_page import main
+
+main()

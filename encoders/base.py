@@ -1,0 +1,30 @@
+"""What the rest of Omnidex needs from a text embedder."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+
+class TextEncoder(Protocol):
+    """Asymmetric by design: queries and documents may get different prompts (e5, bge, instructions)."""
+
+    name: str
+    dim: int
+    max_tokens: int
+
+    def encode_query(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised float32 array of shape (len(texts), dim)."""
+
+    def encode_document(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised float32 array of shape (len(texts), dim)."""
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens the model would see (without special tokens), for chunking to its window."""
+
+
+def l2_normalise(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return (x / np.maximum(norms, 1e-12)).astype(np.float32)

@@ -1,0 +1,44 @@
+"""Device and thread choices shared by every model runtime (torch, ONNX Runtime, CTranslate2)."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+# Several inference sessions in one process on few cores slow each other
+# 2-3x when their idle threads spin; passive waiting must be set before the
+# runtimes start their pools.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@lru_cache(maxsize=None)
+def resolve_device(requested: str = "auto") -> str:
+    """CUDA when asked for or available, else CPU."""
+    if requested != "auto":
+        return requested
+    try:
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    except ImportError:
+        return "cpu"
+
+
+def cpu_threads(requested: int = 0) -> int:
+    return requested if requested > 0 else (os.cpu_count() or 1)
+
+
+def onnx_session(model_path: str, device: str = "auto", threads: int = 0):  # -> ort.InferenceSession
+    """An ONNX Runtime session with non-spinning thread pools, on CUDA when available."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = cpu_threads(threads)
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    providers = ["CPUExecutionProvider"]
+    if resolve_device(device) == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
+        providers.insert(0, "CUDAExecutionProvider")
+    return ort.InferenceSession(model_path, options, providers=providers)

@@ -1,0 +1,177 @@
+"""Dense text embedders: packaged ONNX models and any sentence-transformers model.
+
+Both load lazily on first use so importing Omnidex (or starting the UI) costs
+nothing until a vector is actually needed.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from encoders.base import TextEncoder, l2_normalise
+from encoders.packaged import PACKAGED, locate
+from encoders.runtime import cpu_threads, onnx_session, resolve_device
+
+
+@dataclass(frozen=True)
+class Prompts:
+    query: str = ""
+    document: str = ""
+
+
+# Known recipes: pooling and prompts the model authors trained with.
+RECIPES: dict[str, tuple[str, Prompts]] = {
+    "bge-small-en": ("cls", Prompts(query="Represent this sentence for searching relevant passages: ")),
+}
+
+
+class OnnxTextEncoder:
+    """A BERT-style encoder exported to ONNX with its tokenizer.json (e.g. the packaged bge-small-en)."""
+
+    def __init__(
+        self,
+        model_dir: Path,
+        name: str,
+        pooling: str = "cls",
+        prompts: Prompts = Prompts(),
+        max_tokens: int = 512,
+        device: str = "auto",
+        threads: int = 0,
+        batch_size: int = 32,
+    ) -> None:
+        from tokenizers import Tokenizer
+
+        self.name = name
+        self.model_dir = model_dir
+        self.pooling = pooling
+        self.prompts = prompts
+        self.device = device
+        self.threads = threads
+        self.batch_size = batch_size
+        config = json.loads((model_dir / "config.json").read_text())
+        self.dim = int(config["hidden_size"])
+        self.max_tokens = min(max_tokens, int(config.get("max_position_embeddings", max_tokens)))
+        # The shipped tokenizer.json may have no truncation: long inputs would
+        # overflow the position table, so enable it here once.
+        self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self._tokenizer.enable_truncation(self.max_tokens)
+        self._tokenizer.no_padding()
+        self._counter = Tokenizer.from_file(str(model_dir / "tokenizer.json"))  # untruncated, for chunking
+        self._counter.no_truncation()
+        self._session = None
+        self._lock = threading.Lock()
+
+    def _ensure_session(self):
+        with self._lock:
+            if self._session is None:
+                self._session = onnx_session(str(self.model_dir / "model.onnx"), self.device, self.threads)
+        return self._session
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._counter.encode(text, add_special_tokens=False).ids)
+
+    def encode_query(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode([self.prompts.query + t for t in texts])
+
+    def encode_document(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode([self.prompts.document + t for t in texts])
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        session = self._ensure_session()
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        encodings = self._tokenizer.encode_batch(texts)
+        # Length-sorted batches waste little compute on padding.
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            width = max(len(encodings[i].ids) for i in idx)
+            ids = np.zeros((len(idx), width), dtype=np.int64)
+            mask = np.zeros_like(ids)
+            for row, i in enumerate(idx):
+                n = len(encodings[i].ids)
+                ids[row, :n] = encodings[i].ids
+                mask[row, :n] = 1
+            hidden = session.run(
+                None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            )[0]
+            if self.pooling == "cls":
+                pooled = hidden[:, 0]
+            else:
+                weights = mask[..., None].astype(np.float32)
+                pooled = (hidden * weights).sum(1) / np.maximum(weights.sum(1), 1.0)
+            out[idx] = pooled
+        return l2_normalise(out)
+
+
+class SentenceTransformerEncoder:
+    """Any sentence-transformers model, from a local directory or a hub id.
+
+    Query/document prompts come from the model's own configuration
+    (e.g. e5's "query: "/"passage: ") through encode_query/encode_document.
+    """
+
+    def __init__(self, model: str, name: str | None = None, device: str = "auto", threads: int = 0,
+                 batch_size: int = 32) -> None:
+        self.model_ref = model
+        self.name = name or model
+        self.device = resolve_device(device)
+        self.threads = threads
+        self.batch_size = batch_size
+        self._model = None
+        self._lock = threading.Lock()
+        self._load()  # dim and max_tokens are needed up front to create the collection
+
+    def _load(self):
+        with self._lock:
+            if self._model is None:
+                import torch
+                from sentence_transformers import SentenceTransformer
+
+                if self.device == "cpu":
+                    torch.set_num_threads(cpu_threads(self.threads))
+                self._model = SentenceTransformer(self.model_ref, device=self.device)
+                self.dim = int(self._model.get_embedding_dimension())
+                self.max_tokens = int(self._model.max_seq_length)
+        return self._model
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._load().tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def encode_query(self, texts: Sequence[str]) -> np.ndarray:
+        model = self._load()
+        vecs = model.encode_query(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                                  convert_to_numpy=True)
+        return np.asarray(vecs, dtype=np.float32)
+
+    def encode_document(self, texts: Sequence[str]) -> np.ndarray:
+        model = self._load()
+        vecs = model.encode_document(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                                     convert_to_numpy=True)
+        return np.asarray(vecs, dtype=np.float32)
+
+
+@lru_cache(maxsize=None)
+def load_text_encoder(spec: str, device: str = "auto", threads: int = 0, batch_size: int = 32) -> TextEncoder:
+    """A packaged model by name, else a local directory, else a hub id (needs network the first time).
+
+    Cached: every part of a process shares one instance of each model.
+    """
+    if spec in PACKAGED:
+        model_dir = locate(spec)
+        if (model_dir / "model.onnx").exists():
+            pooling, prompts = RECIPES.get(spec, ("mean", Prompts()))
+            return OnnxTextEncoder(model_dir, spec, pooling, prompts, device=device, threads=threads,
+                                   batch_size=batch_size)
+        return SentenceTransformerEncoder(str(model_dir), spec, device, threads, batch_size)
+    path = Path(spec).expanduser()
+    if path.is_dir() and (path / "model.onnx").exists() and (path / "tokenizer.json").exists():
+        return OnnxTextEncoder(path, spec, device=device, threads=threads, batch_size=batch_size,
+                               pooling="mean")
+    return SentenceTransformerEncoder(str(path) if path.is_dir() else spec, spec, device, threads, batch_size)

@@ -1,0 +1,95 @@
+"""Finding files, telling what they are and giving each its content identity."""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import os
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ingest.errors import ExtractionError
+from omnidex.schema import Asset, FileType
+
+EXTENSIONS: dict[str, FileType] = {
+    ".pdf": FileType.PDF,
+}
+
+# Leading bytes each type must start with; a mislabelled file fails here
+# with a clear reason instead of deep inside a decoder.
+MAGIC: dict[FileType, tuple[bytes, ...]] = {
+    FileType.PDF: (b"%PDF-",),
+}
+
+HASH_BLOCK = 1 << 20
+
+
+def discover(roots: Iterable[Path], extensions: Iterable[str] = EXTENSIONS) -> Iterator[Path]:
+    """Supported files under the roots, each once, in a stable order; symlinked folders are not followed."""
+    wanted = {e.lower() for e in extensions}
+    seen: set[Path] = set()
+    for root in roots:
+        root = Path(root).expanduser()
+        if root.is_file():
+            candidates: Iterable[Path] = [root]
+        else:
+            candidates = _walk(root)
+        for path in candidates:
+            resolved = path.absolute()
+            if path.suffix.lower() in wanted and resolved not in seen:
+                seen.add(resolved)
+                yield resolved
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if not name.startswith("."):
+                yield Path(dirpath) / name
+
+
+def file_type_of(path: Path) -> FileType:
+    try:
+        return EXTENSIONS[path.suffix.lower()]
+    except KeyError:
+        raise ExtractionError(f"unsupported file type {path.suffix or '(no extension)'!r}") from None
+
+
+def content_hash(path: Path) -> str:
+    """128-bit BLAKE2b of the bytes: the asset's identity, independent of name and place."""
+    digest = hashlib.blake2b(digest_size=16)
+    with path.open("rb") as f:
+        while block := f.read(HASH_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def inspect(path: Path) -> Asset:
+    """Stat, sniff and hash one file; raises ExtractionError with the reason it cannot be an asset."""
+    file_type = file_type_of(path)
+    try:
+        stat = path.stat()
+    except OSError as e:
+        raise ExtractionError(f"cannot read file: {e.strerror or e}") from e
+    if stat.st_size == 0:
+        raise ExtractionError("empty file (0 bytes)")
+    try:
+        with path.open("rb") as f:
+            head = f.read(1024)
+        asset_id = content_hash(path)
+    except OSError as e:
+        raise ExtractionError(f"cannot read file: {e.strerror or e}") from e
+    magics = MAGIC.get(file_type, ())
+    if magics and not any(m in head for m in magics):
+        raise ExtractionError(f"not a {file_type.value.upper()} file: its content does not match its extension")
+    mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return Asset(
+        path=path,
+        asset_id=asset_id,
+        file_type=file_type,
+        mime=mime,
+        size=stat.st_size,
+        modified=datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc),
+    )

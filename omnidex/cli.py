@@ -1,0 +1,152 @@
+"""The `omnidex` command: ingest, search, status and serve."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from omnidex.schema import FileType
+
+
+def _date(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="omnidex", description="Search your PDFs, slides, images, audio and video.")
+    parser.add_argument("--data-dir", type=Path, help="index location (default: $OMNIDEX_DATA_DIR or ./omnidex-data)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ingest = sub.add_parser("ingest", help="index files and folders")
+    ingest.add_argument("paths", nargs="+", type=Path)
+    ingest.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    search = sub.add_parser("search", help="search the index")
+    search.add_argument("query")
+    search.add_argument("--type", dest="types", action="append", choices=[t.value for t in FileType],
+                        help="only this file type (repeatable)")
+    search.add_argument("--in", dest="folder", help="only files under this folder")
+    search.add_argument("--after", type=_date, help="only assets dated on/after (YYYY-MM-DD)")
+    search.add_argument("--before", type=_date, help="only assets dated on/before (YYYY-MM-DD)")
+    search.add_argument("--limit", type=int, default=10)
+    search.add_argument("--json", action="store_true", help="one JSON object per result")
+
+    status = sub.add_parser("status", help="what is indexed")
+    status.add_argument("--failed", action="store_true", help="list files that could not be indexed")
+    status.add_argument("--json", action="store_true")
+
+    serve = sub.add_parser("serve", help="start the browser UI")
+    serve.add_argument("--port", type=int, default=8501)
+    serve.add_argument("--address", default="localhost")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.data_dir:
+        os.environ["OMNIDEX_DATA_DIR"] = str(args.data_dir)
+    if args.command == "serve":
+        return _serve(args)
+
+    from omnidex.config import Settings
+    from omnidex.service import Omnidex
+
+    app = Omnidex(Settings())
+    try:
+        if args.command == "ingest":
+            return _ingest(app, args)
+        if args.command == "search":
+            return _search(app, args)
+        return _status(app, args)
+    finally:
+        app.close()
+
+
+def _ingest(app, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    missing = [p for p in args.paths if not p.exists()]
+    for p in missing:
+        print(f"omnidex: no such file or folder: {p}", file=sys.stderr)
+    bar = tqdm(total=0, unit="file", disable=args.quiet, file=sys.stderr)
+
+    def progress(outcome, done: int, total: int) -> None:
+        bar.total = total
+        bar.set_postfix_str(outcome.path.name[:40])
+        bar.update(1)
+        if outcome.error:
+            tqdm.write(f"failed: {outcome.path}: {outcome.error}", file=sys.stderr)
+
+    report = app.ingest([p for p in args.paths if p.exists()], progress)
+    bar.close()
+    print(
+        f"{report.count('indexed')} indexed ({report.points_written} segments), "
+        f"{report.count('unchanged')} unchanged, {report.count('duplicate')} duplicates, "
+        f"{report.count('failed')} failed"
+    )
+    return 1 if missing else 0
+
+
+def _search(app, args: argparse.Namespace) -> int:
+    from retrieval.filters import SearchFilters
+
+    filters = SearchFilters(tuple(args.types or ()), args.folder, args.after, args.before)
+    hits = app.search(args.query, filters, args.limit)
+    for rank, hit in enumerate(hits, 1):
+        if args.json:
+            print(json.dumps(hit.to_json(), ensure_ascii=False))
+            continue
+        where = f"page {hit.page}" if hit.page else (f"slide {hit.slide}" if hit.slide else "")
+        if hit.t0 is not None:
+            where = f"{hit.t0:.1f}s"
+        print(f"{rank:>2}. {hit.path}  {where}  [{hit.modality}]  {hit.score:.4f}")
+        print(f"    {hit.snippet}")
+    if not hits and not args.json:
+        print("no results")
+    return 0
+
+
+def _status(app, args: argparse.Namespace) -> int:
+    if args.failed:
+        failed = app.catalog.files("failed")
+        if args.json:
+            for f in failed:
+                print(json.dumps({"path": f.path, "error": f.error}, ensure_ascii=False))
+        else:
+            for f in failed:
+                print(f"{f.path}: {f.error}")
+            if not failed:
+                print("no failed files")
+        return 0
+    status = app.status()
+    if args.json:
+        print(json.dumps(status, ensure_ascii=False))
+        return 0
+    files = status["files"]
+    print(f"index:    {status['data_dir']} ({status['backend']})")
+    print(f"model:    {status['text_model']}")
+    print(f"files:    {files.get('indexed', 0)} indexed, {files.get('failed', 0)} failed, "
+          f"{files.get('indexing', 0)} interrupted")
+    print(f"segments: {status['points']}")
+    for key in ("by_file_type", "by_modality"):
+        if status[key]:
+            print(f"  {key.removeprefix('by_')}: " + ", ".join(f"{k} {v}" for k, v in status[key].items()))
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    app_py = Path(__file__).resolve().parent.parent / "app.py"
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app_py), "--server.port", str(args.port),
+           "--server.address", args.address, "--server.headless", "true",
+           "--browser.gatherUsageStats", "false"]
+    return subprocess.call(cmd)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""The two nouns of Omnidex: an Asset (one source file) and its Segments (what is indexed and returned)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from store.base import PayloadType
+
+# Fixed namespace: point ids must be the same on every machine and every run.
+POINT_NAMESPACE = uuid.UUID("6f1c3a0e-8b9d-4c52-a2f7-0d4e9b1c7a31")
+
+
+class FileType(str, Enum):
+    """What the user filters on (`--type pdf`)."""
+
+    PDF = "pdf"
+    SLIDES = "slides"
+    IMAGE = "image"
+    AUDIO = "audio"
+    VIDEO = "video"
+
+
+class Modality(str, Enum):
+    """What a segment is made of; scores are calibrated per modality."""
+
+    TEXT = "text"  # a text-layer chunk of a page or slide
+    OCR = "ocr"
+    IMAGE = "image"
+    FRAME = "frame"
+    TRANSCRIPT = "transcript"
+    SOUND = "sound"
+
+
+@dataclass(frozen=True)
+class Asset:
+    path: Path
+    asset_id: str  # content hash
+    file_type: FileType
+    mime: str
+    size: int
+    modified: datetime
+
+
+@dataclass
+class Segment:
+    """One indexable piece; its locator is unique within its asset and stable across runs."""
+
+    locator: str
+    modality: Modality
+    text: str
+    page: int | None = None
+    slide: int | None = None
+    t0: float | None = None
+    t1: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def point_id(asset_id: str, locator: str) -> str:
+    return str(uuid.uuid5(POINT_NAMESPACE, f"{asset_id}:{locator}"))
+
+
+def ancestor_dirs(path: Path) -> list[str]:
+    """Every folder above a file, so a keyword match on one of them is a path-prefix filter."""
+    return [str(p) for p in path.resolve().parents]
+
+
+def segment_payload(asset: Asset, info: dict[str, Any], segment: Segment) -> dict[str, Any]:
+    """Everything filters and the UI need, stored beside the segment's vectors."""
+    payload: dict[str, Any] = {
+        "asset_id": asset.asset_id,
+        "locator": segment.locator,
+        "path": str(asset.path),
+        "file_name": asset.path.name,
+        "dirs": ancestor_dirs(asset.path),
+        "file_type": asset.file_type.value,
+        "mime": asset.mime,
+        "size": asset.size,
+        "modified": asset.modified.isoformat(),
+        "modality": segment.modality.value,
+        "text": segment.text,
+    }
+    payload.update(info)
+    # The one date people filter on: when the content was made, else when the file last changed.
+    payload["date"] = info.get("created") or payload["modified"]
+    for key in ("page", "slide", "t0", "t1"):
+        value = getattr(segment, key)
+        if value is not None:
+            payload[key] = value
+    payload.update(segment.extra)
+    return payload
+
+
+# Payload fields that filters and facets use; everything else is display data.
+PAYLOAD_INDEXES: dict[str, PayloadType] = {
+    "asset_id": PayloadType.KEYWORD,
+    "path": PayloadType.KEYWORD,
+    "dirs": PayloadType.KEYWORD,
+    "file_type": PayloadType.KEYWORD,
+    "modality": PayloadType.KEYWORD,
+    "mime": PayloadType.KEYWORD,
+    "tags": PayloadType.KEYWORD,
+    "page": PayloadType.INTEGER,
+    "modified": PayloadType.DATETIME,
+    "created": PayloadType.DATETIME,
+    "date": PayloadType.DATETIME,
+}

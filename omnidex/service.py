@@ -1,0 +1,119 @@
+"""The one object that wires settings, models, store and catalog together.
+
+The CLI, the UI and the tests all go through it, so each process loads each
+model and opens the store exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from encoders.base import TextEncoder
+from encoders.bm25 import Bm25Encoder
+from encoders.text import load_text_encoder
+from ingest.catalog import Catalog
+from ingest.chunking import TextChunker
+from ingest.indexer import Indexer, IngestReport, ProgressCallback
+from omnidex.config import Settings
+from omnidex.schema import PAYLOAD_INDEXES
+from retrieval.filters import SearchFilters
+from retrieval.search import HybridSearcher, SearchHit
+from store.base import Schema, Store
+
+
+class ModelMismatch(RuntimeError):
+    """The index holds vectors from another model; mixing them would silently ruin search."""
+
+
+class Omnidex:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+
+    # --- components, each built on first use -------------------------------------
+
+    @cached_property
+    def text_encoder(self) -> TextEncoder:
+        s = self.settings
+        return load_text_encoder(s.text_model, s.device, s.threads, s.embed_batch_size)
+
+    @cached_property
+    def bm25(self) -> Bm25Encoder:
+        s = self.settings
+        return Bm25Encoder(s.bm25_k1, s.bm25_b, s.bm25_avg_len)
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        return Catalog(self.settings.catalog_path)
+
+    @cached_property
+    def store(self) -> Store:
+        self._check_model()
+        schema = Schema(dense={"text": self.text_encoder.dim}, sparse=("bm25",), payload_indexes=PAYLOAD_INDEXES)
+        return open_store(self.settings, schema)
+
+    @cached_property
+    def indexer(self) -> Indexer:
+        s = self.settings
+        encoder = self.text_encoder
+        chunk_tokens = min(s.chunk_tokens, encoder.max_tokens - 8)
+        chunker = TextChunker(encoder.count_tokens, chunk_tokens, s.chunk_overlap_tokens)
+        return Indexer(self.catalog, self.store, encoder, self.bm25, chunker, s.embed_batch_size)
+
+    @cached_property
+    def searcher(self) -> HybridSearcher:
+        return HybridSearcher(self.store, self.text_encoder, self.bm25, self.settings.prefetch_limit)
+
+    # --- what callers do ------------------------------------------------------------
+
+    def ingest(self, paths: Iterable[Path], progress: ProgressCallback | None = None) -> IngestReport:
+        return self.indexer.ingest(paths, progress)
+
+    def search(self, query: str, filters: SearchFilters = SearchFilters(), limit: int | None = None) -> list[SearchHit]:
+        return self.searcher.search(query, filters, limit or self.settings.default_limit)
+
+    def status(self) -> dict[str, Any]:
+        store = self.store
+        return {
+            "data_dir": str(self.settings.data_dir.resolve()),
+            "backend": "qdrant-server" if self.settings.qdrant_url else "qdrant-edge",
+            "text_model": self.settings.text_model,
+            "files": self.catalog.counts(),
+            "points": store.count(),
+            "by_file_type": store.facet("file_type"),
+            "by_modality": store.facet("modality"),
+        }
+
+    def close(self) -> None:
+        if "store" in self.__dict__:
+            self.store.close()
+        if "catalog" in self.__dict__:
+            self.catalog.close()
+
+    def _check_model(self) -> None:
+        recorded = self.catalog.get_meta("text_model")
+        wanted = self.settings.text_model
+        if recorded is None:
+            self.catalog.set_meta("text_model", wanted)
+        elif recorded != wanted:
+            raise ModelMismatch(
+                f"the index in {self.settings.data_dir} was built with text model {recorded!r}, "
+                f"but {wanted!r} is configured; set OMNIDEX_TEXT_MODEL={recorded} or use a new data directory"
+            )
+
+
+def open_store(settings: Settings, schema: Schema) -> Store:
+    """A Qdrant server when QDRANT_URL is set, else the embedded engine in the data directory."""
+    if settings.qdrant_url:
+        from qdrant_client import QdrantClient
+
+        from store.server import ServerStore
+
+        client = QdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key)
+        return ServerStore(client, settings.collection, schema)
+    from store.edge import EdgeStore
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return EdgeStore(settings.store_path, schema)

@@ -1,0 +1,28 @@
+"""The filters a person can put on a search, and their translation to store conditions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from store.base import Condition, DatetimeRange, Filter, MatchAny, MatchValue
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    file_types: tuple[str, ...] = ()  # pdf, slides, image, audio, video
+    path_prefix: str | None = None  # a folder: matches everything below it
+    after: datetime | None = None  # on the asset's date (created, else modified)
+    before: datetime | None = None
+
+    def to_store_filter(self) -> Filter | None:
+        must: list[Condition] = []
+        if self.file_types:
+            must.append(MatchAny("file_type", tuple(self.file_types)))
+        if self.path_prefix:
+            folder = str(Path(self.path_prefix).expanduser().resolve())
+            must.append(MatchValue("dirs", folder))
+        if self.after or self.before:
+            must.append(DatetimeRange("date", gte=self.after, lte=self.before))
+        return Filter(must=tuple(must)) if must else None

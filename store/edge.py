@@ -1,0 +1,312 @@
+"""Store on the embedded Qdrant engine (qdrant-edge-py): no server process.
+
+One EdgeShard per data directory. The shard holds a lock on its WAL, so a
+path can be open once per process at a time; close() releases it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import qdrant_edge as qe
+
+from store.base import (
+    Condition,
+    DatetimeRange,
+    Filter,
+    Fusion,
+    MatchAny,
+    MatchValue,
+    PayloadType,
+    PointRecord,
+    Prefetch,
+    Range,
+    Schema,
+    ScoredPoint,
+    SparseVector,
+    VectorValue,
+)
+from store.convert import normalize_payload, point_id_str, rfc3339
+
+# Qdrant's own default RRF constant, which the server uses when none is given.
+DEFAULT_RRF_K = 2
+
+_PAYLOAD_TYPES: dict[PayloadType, qe.PayloadSchemaType] = {
+    PayloadType.KEYWORD: qe.PayloadSchemaType.Keyword,
+    PayloadType.INTEGER: qe.PayloadSchemaType.Integer,
+    PayloadType.FLOAT: qe.PayloadSchemaType.Float,
+    PayloadType.BOOL: qe.PayloadSchemaType.Bool,
+    PayloadType.DATETIME: qe.PayloadSchemaType.Datetime,
+}
+
+
+# --- conversions ----------------------------------------------------------------
+
+
+def _match_value(value: str | int | bool) -> qe.MatchValue:
+    # The binding extracts a Python bool as an int (True -> 1), which then never
+    # matches a bool payload; numpy's bool_ is not an int and extracts as bool.
+    if isinstance(value, bool):
+        return qe.MatchValue(np.bool_(value))
+    return qe.MatchValue(value)
+
+
+def _condition(cond: Condition) -> Any:
+    if isinstance(cond, Filter):
+        return _filter(cond)
+    if isinstance(cond, MatchValue):
+        return qe.FieldCondition(cond.key, match=_match_value(cond.value))
+    if isinstance(cond, MatchAny):
+        return qe.FieldCondition(cond.key, match=qe.MatchAny(list(cond.values)))
+    if isinstance(cond, Range):
+        return qe.FieldCondition(
+            cond.key, range=qe.RangeFloat(gte=cond.gte, gt=cond.gt, lte=cond.lte, lt=cond.lt)
+        )
+    if isinstance(cond, DatetimeRange):
+        return qe.FieldCondition(
+            cond.key,
+            range=qe.RangeDateTime(
+                gte=None if cond.gte is None else rfc3339(cond.gte),
+                gt=None if cond.gt is None else rfc3339(cond.gt),
+                lte=None if cond.lte is None else rfc3339(cond.lte),
+                lt=None if cond.lt is None else rfc3339(cond.lt),
+            ),
+        )
+    raise TypeError(f"unsupported filter condition: {cond!r}")
+
+
+def _filter(flt: Filter) -> qe.Filter:
+    return qe.Filter(
+        must=[_condition(c) for c in flt.must] or None,
+        should=[_condition(c) for c in flt.should] or None,
+        must_not=[_condition(c) for c in flt.must_not] or None,
+    )
+
+
+def _opt_filter(flt: Filter | None) -> qe.Filter | None:
+    return None if flt is None or flt.is_empty() else _filter(flt)
+
+
+def _vector_in(value: VectorValue) -> Any:
+    if isinstance(value, SparseVector):
+        return qe.SparseVector(list(value.indices), [float(v) for v in value.values])
+    return [float(v) for v in value]
+
+
+def _vectors_out(raw: Any) -> dict[str, VectorValue]:
+    if not raw:
+        return {}
+    if not isinstance(raw, dict):  # only an unnamed default vector; Omnidex names all of them
+        return {"": list(raw)}
+    out: dict[str, VectorValue] = {}
+    for name, value in raw.items():
+        if isinstance(value, qe.SparseVector):
+            out[name] = SparseVector(list(value.indices), [float(v) for v in value.values])
+        else:
+            out[name] = [float(v) for v in value]
+    return out
+
+
+def _scored(p: Any, with_vectors: bool, score: float | None = None) -> ScoredPoint:
+    return ScoredPoint(
+        id=point_id_str(p.id),
+        score=float(p.score) if score is None else score,
+        payload=dict(p.payload or {}),
+        vectors=_vectors_out(p.vector) if with_vectors else None,
+    )
+
+
+def _is_empty_sparse(value: VectorValue) -> bool:
+    return isinstance(value, SparseVector) and not value.indices
+
+
+# --- the store ---------------------------------------------------------------------
+
+
+class EdgeStore:
+    """Store backed by an EdgeShard living in `path`."""
+
+    def __init__(self, path: Path, schema: Schema, *, rrf_k: int | None = None) -> None:
+        self.path = Path(path)
+        self.schema = schema
+        self.rrf_k = DEFAULT_RRF_K if rrf_k is None else rrf_k
+        config = self._config(schema)
+        if self._has_shard(self.path):
+            # Passing the config makes load() verify that vector names/sizes match.
+            self._shard: qe.EdgeShard | None = qe.EdgeShard.load(str(self.path), config)
+        else:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._shard = qe.EdgeShard.create(str(self.path), config)
+        self._ensure_payload_indexes()
+
+    @staticmethod
+    def _has_shard(path: Path) -> bool:
+        return (path / "edge_config.json").exists() or (path / "segments").is_dir()
+
+    @staticmethod
+    def _config(schema: Schema) -> qe.EdgeConfig:
+        return qe.EdgeConfig(
+            vectors={
+                name: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine)
+                for name, dim in schema.dense.items()
+            },
+            sparse_vectors={
+                name: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf) for name in schema.sparse
+            }
+            or None,
+            on_disk_payload=True,
+        )
+
+    def _ensure_payload_indexes(self) -> None:
+        existing = self.shard.info().payload_schema
+        for key, ptype in self.schema.payload_indexes.items():
+            want = _PAYLOAD_TYPES[ptype]
+            have = existing.get(key)
+            if have is not None and have.data_type == want:
+                continue
+            self.shard.update(qe.UpdateOperation.create_field_index(key, want))
+
+    @property
+    def shard(self) -> qe.EdgeShard:
+        if self._shard is None:
+            raise RuntimeError(f"EdgeStore at {self.path} is closed")
+        return self._shard
+
+    # --- writes ---------------------------------------------------------------
+
+    def upsert(self, points: Sequence[PointRecord]) -> None:
+        # Edge applies updates synchronously: they are visible to the next read
+        # without a flush, and the WAL makes them durable.
+        if not points:
+            return
+        self.shard.update(
+            qe.UpdateOperation.upsert_points(
+                [
+                    qe.Point(
+                        p.id,
+                        {name: _vector_in(v) for name, v in p.vectors.items()},
+                        normalize_payload(p.payload),
+                    )
+                    for p in points
+                ]
+            )
+        )
+
+    def delete_ids(self, ids: Sequence[str]) -> None:
+        if ids:
+            self.shard.update(qe.UpdateOperation.delete_points([str(i) for i in ids]))
+
+    def delete(self, flt: Filter) -> None:
+        if flt.is_empty():
+            # An empty filter matches everything; refuse rather than wipe the index.
+            raise ValueError("delete() needs a non-empty filter")
+        self.shard.update(qe.UpdateOperation.delete_points_by_filter(_filter(flt)))
+
+    # --- reads ------------------------------------------------------------------
+
+    def search(
+        self,
+        using: str,
+        query: VectorValue,
+        limit: int,
+        flt: Filter | None = None,
+        with_vectors: bool = False,
+    ) -> list[ScoredPoint]:
+        if _is_empty_sparse(query) or limit <= 0:
+            return []
+        hits = self.shard.query(
+            qe.QueryRequest(
+                limit=limit,
+                query=qe.Query.Nearest(_vector_in(query), using=using),
+                filter=_opt_filter(flt),
+                with_payload=True,
+                with_vector=with_vectors,
+            )
+        )
+        return [_scored(h, with_vectors) for h in hits]
+
+    def query_fused(
+        self,
+        prefetches: Sequence[Prefetch],
+        fusion: Fusion,
+        limit: int,
+        flt: Filter | None = None,
+    ) -> list[ScoredPoint]:
+        stages = [
+            qe.Prefetch(
+                limit=p.limit,
+                query=qe.Query.Nearest(_vector_in(p.query), using=p.using),
+                filter=_opt_filter(p.filter),
+            )
+            for p in prefetches
+            if not _is_empty_sparse(p.query)
+        ]
+        if not stages or limit <= 0:
+            return []
+        fq: Any = qe.Fusion.Rrf(k=self.rrf_k) if fusion is Fusion.RRF else qe.Fusion.Dbsf()
+        hits = self.shard.query(
+            qe.QueryRequest(
+                limit=limit,
+                prefetches=stages,
+                query=fq,
+                filter=_opt_filter(flt),
+                with_payload=True,
+                with_vector=False,
+            )
+        )
+        return [_scored(h, False) for h in hits]
+
+    def retrieve(self, ids: Sequence[str], with_vectors: bool = False) -> list[ScoredPoint]:
+        if not ids:
+            return []
+        records = self.shard.retrieve([str(i) for i in ids], with_payload=True, with_vector=with_vectors)
+        return [_scored(r, with_vectors, score=0.0) for r in records]
+
+    def scroll(
+        self, flt: Filter | None = None, limit: int = 256, offset: str | None = None
+    ) -> tuple[list[ScoredPoint], str | None]:
+        records, next_offset = self.shard.scroll(
+            qe.ScrollRequest(
+                offset=offset,
+                limit=limit,
+                filter=_opt_filter(flt),
+                with_payload=True,
+                with_vector=False,
+            )
+        )
+        page = [_scored(r, False, score=0.0) for r in records]
+        return page, None if next_offset is None else point_id_str(next_offset)
+
+    def count(self, flt: Filter | None = None) -> int:
+        return int(self.shard.count(qe.CountRequest(exact=True, filter=_opt_filter(flt))))
+
+    def facet(self, key: str, flt: Filter | None = None, limit: int = 100) -> dict[Any, int]:
+        resp = self.shard.facet(qe.FacetRequest(key, limit=limit, exact=True, filter=_opt_filter(flt)))
+        return {h.value: int(h.count) for h in resp.hits}
+
+    # --- lifecycle ---------------------------------------------------------------
+
+    def optimize(self) -> bool:
+        """Merge segments and build HNSW; worth calling after a bulk ingest.
+
+        Returns whether anything was optimised.
+        """
+        return bool(self.shard.optimize())
+
+    def flush(self) -> None:
+        self.shard.flush()
+
+    def close(self) -> None:
+        shard, self._shard = self._shard, None
+        if shard is not None:
+            shard.flush()
+            shard.close()
+
+    def __enter__(self) -> EdgeStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,79 @@
+"""The search page: one box, a type filter, result cards and a page preview."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from omnidex.config import Settings
+from omnidex.schema import FileType
+from omnidex.service import Omnidex
+from retrieval.filters import SearchFilters
+from retrieval.search import SearchHit
+from ui.previews import render_pdf_page
+
+
+@st.cache_resource(show_spinner="Loading models and index…")
+def get_app() -> Omnidex:
+    """One Omnidex per server process: models and the store load once, not per session or rerun."""
+    app = Omnidex(Settings())
+    app.searcher  # noqa: B018 - warm up: open the store and load the encoder before the first query
+    app.text_encoder.encode_query(["warm up"])
+    return app
+
+
+def _where(hit: SearchHit) -> str:
+    if hit.page:
+        return f"page {hit.page}"
+    if hit.slide:
+        return f"slide {hit.slide}"
+    if hit.t0 is not None:
+        return f"{hit.t0:.0f}s"
+    return ""
+
+
+def _show_preview(hit: SearchHit) -> None:
+    path = Path(hit.path)
+    st.subheader(f"{path.name} · {_where(hit)}")
+    if not path.exists():
+        st.warning("This file is no longer where it was indexed. Re-run ingestion to refresh the index.")
+    elif hit.file_type == FileType.PDF.value and hit.page:
+        st.image(render_pdf_page(path, hit.page, hit.text), use_container_width=True)
+    st.text(hit.text)
+
+
+def main() -> None:
+    st.set_page_config(page_title="Omnidex", page_icon="🔎", layout="wide")
+    st.title("Omnidex")
+    app = get_app()
+
+    with st.sidebar:
+        st.header("Filters")
+        types = st.multiselect("File type", [t.value for t in FileType])
+        folder = st.text_input("Folder", placeholder="/path/to/folder")
+        limit = st.slider("Results", 5, 50, 10)
+
+    query = st.text_input("Search", placeholder="Ask for a page, a slide, a photo or a moment…",
+                          label_visibility="collapsed")
+    if not query.strip():
+        status = app.status()
+        st.caption(f"{status['points']} segments from {status['files'].get('indexed', 0)} files indexed.")
+        return
+
+    hits = app.search(query, SearchFilters(tuple(types), folder or None), limit)
+    if not hits:
+        st.info("No results. Try other words, or remove filters.")
+        return
+
+    results, preview = st.columns([3, 2])
+    with results:
+        for rank, hit in enumerate(hits):
+            with st.container(border=True):
+                st.markdown(f"**{Path(hit.path).name}** · {_where(hit)} · `{hit.modality}`")
+                st.text(hit.snippet)  # st.text never interprets document text as markup
+                if st.button("Open", key=f"open-{hit.id}"):
+                    st.session_state["selected"] = hit.id
+    selected = next((h for h in hits if h.id == st.session_state.get("selected")), hits[0])
+    with preview:
+        _show_preview(selected)
