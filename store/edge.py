@@ -157,7 +157,9 @@ class EdgeStore:
                 name: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf) for name in schema.sparse
             }
             or None,
-            on_disk_payload=True,
+            # Chunk payloads (text, paths) can be large: keep them on disk and let
+            # the page cache hold the hot ones.
+            payload_memory=qe.Memory.Cold,
         )
 
     def _ensure_payload_indexes(self) -> None:

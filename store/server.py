@@ -157,15 +157,19 @@ class ServerStore:
         dense = params.vectors if isinstance(params.vectors, dict) else {}
         for name, dim in self.schema.dense.items():
             have = dense.get(name)
-            if have is None or have.size != dim:
+            if have is None or have.size != dim or have.distance != models.Distance.COSINE:
+                found = "missing" if have is None else f"{have.size}-d {have.distance.value}"
                 raise ValueError(
-                    f"collection {self.collection!r}: dense vector {name!r} is "
-                    f"{'missing' if have is None else f'{have.size}-d'}, expected {dim}-d"
+                    f"collection {self.collection!r}: dense vector {name!r} is {found}, "
+                    f"expected {dim}-d Cosine"
                 )
         sparse = params.sparse_vectors or {}
         for name in self.schema.sparse:
-            if name not in sparse:
-                raise ValueError(f"collection {self.collection!r}: sparse vector {name!r} is missing")
+            # Without IDF the BM25 vectors would rank by raw term frequency.
+            if name not in sparse or sparse[name].modifier != models.Modifier.IDF:
+                raise ValueError(
+                    f"collection {self.collection!r}: sparse vector {name!r} is missing or lacks the IDF modifier"
+                )
 
     def _ensure_payload_indexes(self) -> None:
         existing = self.client.get_collection(self.collection).payload_schema or {}
@@ -293,7 +297,7 @@ class ServerStore:
             with_vectors=False,
         )
         page = [_scored(r, False, score=0.0) for r in records]
-        return page, None
+        return page, None if next_offset is None else point_id_str(next_offset)
 
     def count(self, flt: Filter | None = None) -> int:
         return int(self.client.count(self.collection, count_filter=_opt_filter(flt), exact=True).count)

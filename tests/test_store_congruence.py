@@ -138,7 +138,9 @@ def _build_corpus() -> Corpus:
 CORPUS = _build_corpus()
 
 
-def _cosine_top(matrix: dict[int, np.ndarray], query: np.ndarray, k: int, keep: Callable[[int], bool]) -> list[tuple[int, float]]:
+def _cosine_top(
+    matrix: dict[int, np.ndarray], query: np.ndarray, k: int, keep: Callable[[int], bool]
+) -> list[tuple[int, float]]:
     q = query / np.linalg.norm(query)
     scored = [(i, float(v @ q / np.linalg.norm(v))) for i, v in matrix.items() if keep(i)]
     return sorted(scored, key=lambda s: -s[1])[:k]
