@@ -27,7 +27,7 @@ def _config_file() -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="OMNIDEX_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="OMNIDEX_", extra="ignore", populate_by_name=True)
 
     data_dir: Path = Path("./omnidex-data")
     collection: str = "omnidex"

@@ -112,8 +112,8 @@ def open_store(settings: Settings, schema: Schema) -> Store:
         from store.server import ServerStore
 
         client = QdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key)
-        return ServerStore(client, settings.collection, schema)
+        return ServerStore(client, settings.collection, schema, rrf_k=settings.rrf_k)
     from store.edge import EdgeStore
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return EdgeStore(settings.store_path, schema)
+    return EdgeStore(settings.store_path, schema, rrf_k=settings.rrf_k)

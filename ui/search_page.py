@@ -14,10 +14,15 @@ from retrieval.search import SearchHit
 from ui.previews import render_pdf_page
 
 
-@st.cache_resource(show_spinner="Loading models and index…")
 def get_app() -> Omnidex:
-    """One Omnidex per server process: models and the store load once, not per session or rerun."""
-    app = Omnidex(Settings())
+    settings = Settings()
+    return _load_app(settings.model_dump_json())
+
+
+@st.cache_resource(show_spinner="Loading models and index…")
+def _load_app(settings_json: str) -> Omnidex:
+    """One Omnidex per server process and configuration: models and store load once, not per rerun."""
+    app = Omnidex(Settings.model_validate_json(settings_json))
     app.searcher  # noqa: B018 - warm up: open the store and load the encoder before the first query
     app.text_encoder.encode_query(["warm up"])
     return app
@@ -39,7 +44,7 @@ def _show_preview(hit: SearchHit) -> None:
     if not path.exists():
         st.warning("This file is no longer where it was indexed. Re-run ingestion to refresh the index.")
     elif hit.file_type == FileType.PDF.value and hit.page:
-        st.image(render_pdf_page(path, hit.page, hit.text), use_container_width=True)
+        st.image(render_pdf_page(path, hit.page, hit.text), width="stretch")
     st.text(hit.text)
 
 
@@ -50,12 +55,12 @@ def main() -> None:
 
     with st.sidebar:
         st.header("Filters")
-        types = st.multiselect("File type", [t.value for t in FileType])
-        folder = st.text_input("Folder", placeholder="/path/to/folder")
-        limit = st.slider("Results", 5, 50, 10)
+        types = st.multiselect("File type", [t.value for t in FileType], key="types")
+        folder = st.text_input("Folder", placeholder="/path/to/folder", key="folder")
+        limit = st.slider("Results", 5, 50, 10, key="limit")
 
     query = st.text_input("Search", placeholder="Ask for a page, a slide, a photo or a moment…",
-                          label_visibility="collapsed")
+                          label_visibility="collapsed", key="query")
     if not query.strip():
         status = app.status()
         st.caption(f"{status['points']} segments from {status['files'].get('indexed', 0)} files indexed.")
