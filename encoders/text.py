@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from encoders.base import TextEncoder, l2_normalise
-from encoders.packaged import PACKAGED, locate
+from encoders.packaged import locate, packaged
 from encoders.runtime import cpu_threads, onnx_session, resolve_device
 
 
@@ -163,7 +163,7 @@ def load_text_encoder(spec: str, device: str = "auto", threads: int = 0, batch_s
 
     Cached: every part of a process shares one instance of each model.
     """
-    if spec in PACKAGED:
+    if packaged(spec, "text"):
         model_dir = locate(spec)
         if (model_dir / "model.onnx").exists():
             pooling, prompts = RECIPES.get(spec, ("mean", Prompts()))

@@ -1,4 +1,4 @@
-"""What every extractor returns: asset-level facts and a lazy stream of segments."""
+"""What every extractor gets (models, chunker, settings) and what it returns."""
 
 from __future__ import annotations
 
@@ -6,10 +6,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from encoders.hub import ModelHub
+from ingest.chunking import TextChunker
+from omnidex.config import Settings
 from omnidex.schema import Segment
 
 
 @dataclass
 class Extraction:
-    info: dict[str, Any]  # asset-wide payload: page_count, title, created...
+    info: dict[str, Any]  # asset-wide payload: page_count, title, created, duration...
     segments: Iterator[Segment]
+
+
+@dataclass
+class ExtractContext:
+    settings: Settings
+    models: ModelHub
+    chunker: TextChunker

@@ -14,12 +14,37 @@ from omnidex.schema import Asset, FileType
 
 EXTENSIONS: dict[str, FileType] = {
     ".pdf": FileType.PDF,
+    ".pptx": FileType.SLIDES,
+    **{ext: FileType.IMAGE for ext in (".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp")},
+    **{ext: FileType.AUDIO for ext in (".wav", ".mp3", ".m4a", ".flac", ".ogg", ".opus")},
+    **{ext: FileType.VIDEO for ext in (".mp4", ".mkv", ".webm", ".mov", ".avi")},
 }
 
-# Leading bytes each type must start with; a mislabelled file fails here
-# with a clear reason instead of deep inside a decoder.
-MAGIC: dict[FileType, tuple[bytes, ...]] = {
-    FileType.PDF: (b"%PDF-",),
+# Byte signatures a file of each extension must contain near its start; a
+# mislabelled file fails here with a clear reason instead of deep inside a decoder.
+_ISO_MEDIA = (b"ftyp", b"moov", b"mdat", b"wide", b"free")
+MAGIC: dict[str, tuple[bytes, ...]] = {
+    ".pdf": (b"%PDF-",),
+    ".pptx": (b"PK\x03\x04",),
+    ".jpg": (b"\xff\xd8\xff",),
+    ".jpeg": (b"\xff\xd8\xff",),
+    ".png": (b"\x89PNG",),
+    ".gif": (b"GIF8",),
+    ".webp": (b"WEBP",),
+    ".tif": (b"II*\x00", b"MM\x00*"),
+    ".tiff": (b"II*\x00", b"MM\x00*"),
+    ".bmp": (b"BM",),
+    ".wav": (b"WAVE",),
+    ".mp3": (b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2", b"\xff\xfa"),
+    ".m4a": _ISO_MEDIA,
+    ".flac": (b"fLaC",),
+    ".ogg": (b"OggS",),
+    ".opus": (b"OggS",),
+    ".mp4": _ISO_MEDIA,
+    ".mov": _ISO_MEDIA,
+    ".mkv": (b"\x1aE\xdf\xa3",),
+    ".webm": (b"\x1aE\xdf\xa3",),
+    ".avi": (b"AVI ",),
 }
 
 HASH_BLOCK = 1 << 20
@@ -81,9 +106,13 @@ def inspect(path: Path) -> Asset:
         asset_id = content_hash(path)
     except OSError as e:
         raise ExtractionError(f"cannot read file: {e.strerror or e}") from e
-    magics = MAGIC.get(file_type, ())
-    if magics and not any(m in head for m in magics):
-        raise ExtractionError(f"not a {file_type.value.upper()} file: its content does not match its extension")
+    suffix = path.suffix.lower()
+    # PDF allows junk before its header; every other signature sits in the first 16 bytes.
+    window = head if suffix == ".pdf" else head[:16]
+    magics = MAGIC.get(suffix, ())
+    if magics and not any(m in window for m in magics):
+        kind = suffix.lstrip(".").upper()
+        raise ExtractionError(f"not a {kind} file: its content does not match its extension")
     mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     return Asset(
         path=path,

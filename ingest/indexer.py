@@ -8,26 +8,37 @@ locator), so running the same batch twice writes nothing new.
 from __future__ import annotations
 
 import logging
+import re
+from datetime import datetime, timezone
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
-from encoders.base import TextEncoder
 from encoders.bm25 import Bm25Encoder
 from ingest.catalog import FAILED, INDEXED, INDEXING, Catalog
-from ingest.chunking import TextChunker
 from ingest.errors import ExtractionError
-from ingest.extraction import Extraction
+from ingest.extraction import ExtractContext, Extraction
 from ingest.files import EXTENSIONS, discover, inspect
+from ingest.prefetch import prefetch
+from ingest.audio import extract_audio
+from ingest.image import extract_image
 from ingest.pdf import extract_pdf
-from omnidex.schema import Asset, FileType, Segment, point_id, segment_payload
-from store.base import Filter, MatchValue, PointRecord, Store
+from ingest.slides import extract_slides
+from ingest.video import extract_video
+from omnidex.schema import Asset, FileType, Modality, Segment, point_id, segment_payload
+from store.base import Filter, MatchValue, PointRecord, Store, VectorValue
 
 log = logging.getLogger(__name__)
 
-Extractor = Callable[[Path, TextChunker], Extraction]
-EXTRACTORS: dict[FileType, Extractor] = {FileType.PDF: extract_pdf}
+Extractor = Callable[[Path, ExtractContext], Extraction]
+EXTRACTORS: dict[FileType, Extractor] = {
+    FileType.PDF: extract_pdf,
+    FileType.SLIDES: extract_slides,
+    FileType.IMAGE: extract_image,
+    FileType.AUDIO: extract_audio,
+    FileType.VIDEO: extract_video,
+}
 
 UNCHANGED = "unchanged"
 DUPLICATE = "duplicate"
@@ -57,7 +68,17 @@ class IngestReport:
         return [o for o in self.outcomes if o.status == FAILED]
 
 
-ProgressCallback = Callable[[FileOutcome, int, int], None]
+class Progress:
+    """Hooks for progress displays (CLI bars, the UI's library page); the base class shows nothing."""
+
+    def file_started(self, path: Path, number: int, total: int) -> None:
+        pass
+
+    def segments_written(self, count: int) -> None:
+        pass
+
+    def file_finished(self, outcome: FileOutcome) -> None:
+        pass
 
 
 def asset_filter(asset_id: str) -> Filter:
@@ -69,30 +90,31 @@ class Indexer:
         self,
         catalog: Catalog,
         store: Store,
-        text_encoder: TextEncoder,
+        ctx: ExtractContext,
         bm25: Bm25Encoder,
-        chunker: TextChunker,
+        thumbnails_dir: Path,
         batch_size: int = 32,
     ) -> None:
         self.catalog = catalog
         self.store = store
-        self.text_encoder = text_encoder
+        self.ctx = ctx
         self.bm25 = bm25
-        self.chunker = chunker
+        self.thumbnails_dir = thumbnails_dir
         self.batch_size = batch_size
 
-    def ingest(self, roots: Iterable[Path], progress: ProgressCallback | None = None) -> IngestReport:
+    def ingest(self, roots: Iterable[Path], progress: Progress | None = None) -> IngestReport:
+        progress = progress or Progress()
         paths = list(discover(roots, {ext for ext, ft in EXTENSIONS.items() if ft in EXTRACTORS}))
         report = IngestReport()
         for n, path in enumerate(paths, 1):
-            outcome = self.ingest_file(path)
+            progress.file_started(path, n, len(paths))
+            outcome = self.ingest_file(path, progress)
             report.outcomes.append(outcome)
-            if progress:
-                progress(outcome, n, len(paths))
+            progress.file_finished(outcome)
         self.store.flush()
         return report
 
-    def ingest_file(self, path: Path) -> FileOutcome:
+    def ingest_file(self, path: Path, progress: Progress | None = None) -> FileOutcome:
         key = str(path)
         previous = self.catalog.get(key)
         try:
@@ -123,7 +145,7 @@ class Indexer:
 
         self.catalog.record(key, INDEXING, **common)
         try:
-            written = self._write_segments(asset)
+            written = self._write_segments(asset, progress or Progress())
         except ExtractionError as e:
             return self._fail(key, previous.asset_id if previous else None, asset, str(e))
         except Exception as e:  # a decoder bug must not end the batch
@@ -134,26 +156,71 @@ class Indexer:
         self._drop_if_orphaned(previous.asset_id if previous else None, asset.asset_id)
         return FileOutcome(path, INDEXED, written)
 
-    def _write_segments(self, asset: Asset) -> int:
-        extraction = EXTRACTORS[asset.file_type](asset.path, self.chunker)
+    def index_texts(self, documents: Iterable[tuple[str, str]], batch: int = 256) -> int:
+        """Index (doc_id, text) pairs that are not files, e.g. an evaluation corpus; returns segments written.
+
+        Each document is an asset whose id and path are its doc_id, chunked like a page.
+        """
         written = 0
-        for batch in _batched(extraction.segments, self.batch_size):
+        pending: list[tuple[Asset, Segment]] = []
+        now = datetime.now(timezone.utc)
+        for doc_id, text in documents:
+            asset = Asset(Path(doc_id), doc_id, FileType.TEXT, "text/plain", len(text), now)
+            for n, chunk in enumerate(self.ctx.chunker.split(text)):
+                pending.append((asset, Segment(locator=f"c{n}", modality=Modality.TEXT, text=chunk)))
+            if len(pending) >= batch:
+                written += self._write_pending(pending)
+                pending = []
+        written += self._write_pending(pending)
+        self.store.flush()
+        return written
+
+    def _write_pending(self, pending: list[tuple[Asset, Segment]]) -> int:
+        self._embed([segment for _, segment in pending])
+        self.store.upsert([self._point(asset, {}, segment) for asset, segment in pending])
+        return len(pending)
+
+    def _write_segments(self, asset: Asset, progress: Progress) -> int:
+        extraction = EXTRACTORS[asset.file_type](asset.path, self.ctx)
+        written = 0
+        for batch in _batched(prefetch(extraction.segments, self.batch_size * 2), self.batch_size):
             self.store.upsert(self._points(asset, extraction.info, batch))
             written += len(batch)
+            progress.segments_written(len(batch))
         if written == 0:
-            raise ExtractionError("no text found in the file (it may be scanned images only)")
+            raise ExtractionError("nothing to index: no text, pictures or sound were found in the file")
         return written
 
     def _points(self, asset: Asset, info: dict, segments: list[Segment]) -> list[PointRecord]:
-        dense = self.text_encoder.encode_document([s.text for s in segments])
-        return [
-            PointRecord(
-                id=point_id(asset.asset_id, s.locator),
-                vectors={"text": dense[i].tolist(), "bm25": self.bm25.encode_document(s.text)},
-                payload=segment_payload(asset, info, s),
-            )
-            for i, s in enumerate(segments)
-        ]
+        self._embed(segments)
+        return [self._point(asset, info, s) for s in segments]
+
+    def _embed(self, segments: list[Segment]) -> None:
+        """Text is embedded here, in one call per batch; other modalities arrive embedded."""
+        to_embed = [s for s in segments if s.vector is None]
+        if to_embed:
+            for segment, vector in zip(to_embed, self.ctx.models.text.encode_document([s.text for s in to_embed])):
+                segment.vector = vector
+
+    def _point(self, asset: Asset, info: dict, segment: Segment) -> PointRecord:
+        vectors: dict[str, VectorValue] = {"text": segment.vector.tolist()}
+        sparse = self.bm25.encode_document(segment.text)
+        if sparse.indices:
+            vectors["bm25"] = sparse
+        if segment.clip is not None:
+            vectors["clip"] = segment.clip.tolist()
+        payload = segment_payload(asset, info, segment)
+        if segment.thumbnail is not None:
+            payload["thumbnail"] = self._save_thumbnail(asset.asset_id, segment.locator, segment.thumbnail)
+        return PointRecord(id=point_id(asset.asset_id, segment.locator), vectors=vectors, payload=payload)
+
+    def _save_thumbnail(self, asset_id: str, locator: str, jpeg: bytes) -> str:
+        """Thumbnails live as files beside the index; the payload keeps their path relative to it."""
+        relative = Path(asset_id[:2]) / asset_id / (re.sub(r"[^\w.-]", "_", locator) + ".jpg")
+        target = self.thumbnails_dir / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(jpeg)
+        return str(relative)
 
     def _indexed_twin(self, asset_id: str, path: str) -> str | None:
         """Another indexed file with the same content that still exists (a copy)."""

@@ -1,20 +1,33 @@
-"""PDF pages to text segments, one page at a time so huge files stream in bounded memory."""
+"""PDF pages to segments, one page at a time so huge files stream in bounded memory.
+
+A page with a usable text layer gives text chunks; a page without one
+(a scan) is OCR'd. Photos and figures embedded in the pages become image
+segments linked to their page. Each page's first segment carries its thumbnail.
+"""
 
 from __future__ import annotations
 
+import io
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pymupdf
+from PIL import Image
 
-from ingest.chunking import TextChunker
 from ingest.errors import ExtractionError
-from ingest.extraction import Extraction
+from ingest.extraction import ExtractContext, Extraction
+from ingest.image import image_segments
+from ingest.ocr import ocr_pdf_page, pdf_page_needs_ocr
+from ingest.thumbnails import pdf_page_thumbnail
 from omnidex.schema import Modality, Segment
 
 pymupdf.TOOLS.mupdf_display_errors(False)
+
+# An image drawn on more pages than this is page furniture (a logo, a footer), not content.
+MAX_FIGURE_REPEATS = 3
 
 
 def open_pdf(path: Path) -> pymupdf.Document:
@@ -45,7 +58,7 @@ def pdf_date(value: str | None) -> datetime | None:
     return None
 
 
-def extract_pdf(path: Path, chunker: TextChunker) -> Extraction:
+def extract_pdf(path: Path, ctx: ExtractContext) -> Extraction:
     doc = open_pdf(path)
     info: dict[str, Any] = {"page_count": doc.page_count}
     meta = doc.metadata or {}
@@ -54,17 +67,66 @@ def extract_pdf(path: Path, chunker: TextChunker) -> Extraction:
     created = pdf_date(meta.get("creationDate"))
     if created:
         info["created"] = created.isoformat()
-    return Extraction(info=info, segments=_page_segments(doc, chunker))
+    return Extraction(info=info, segments=_page_segments(doc, ctx))
 
 
-def _page_segments(doc: pymupdf.Document, chunker: TextChunker) -> Iterator[Segment]:
+def _page_segments(doc: pymupdf.Document, ctx: ExtractContext) -> Iterator[Segment]:
+    s = ctx.settings
+    seen_figures = _furniture(doc)  # logos and footers count as already seen
     try:
         for index in range(doc.page_count):
+            number = index + 1
             try:
-                text = doc.load_page(index).get_text("text", sort=True)
+                page = doc.load_page(index)
+                modality = Modality.TEXT
+                text = page.get_text("text", sort=True)
+                if pdf_page_needs_ocr(page):
+                    modality, text = Modality.OCR, ocr_pdf_page(page, s.ocr_language, s.ocr_dpi)
+                thumbnail = pdf_page_thumbnail(page, s.thumbnail_px)
+                figures = _page_figures(doc, page, seen_figures, s.min_figure_px)
+            except ExtractionError:
+                raise
             except Exception as e:
-                raise ExtractionError(f"page {index + 1} cannot be read: {e}") from e
-            for n, chunk in enumerate(chunker.split(text)):
-                yield Segment(locator=f"p{index + 1}:c{n}", modality=Modality.TEXT, text=chunk, page=index + 1)
+                raise ExtractionError(f"page {number} cannot be read: {e}") from e
+            for n, chunk in enumerate(ctx.chunker.split(text)):
+                yield Segment(locator=f"p{number}:c{n}", modality=modality, text=chunk, page=number,
+                              thumbnail=thumbnail if n == 0 else None)
+            if figures:
+                locators = [f"p{number}:img{xref}" for xref, _ in figures]
+                yield from image_segments([im for _, im in figures], ctx, locators, page=number)
     finally:
         doc.close()
+
+
+def _page_figures(doc: pymupdf.Document, page: pymupdf.Page, seen: set[int], min_px: int
+                  ) -> list[tuple[int, Image.Image]]:
+    """Embedded pictures of a page worth indexing: large enough, not page furniture, each once per file.
+
+    A scanned page's own full-page image is its text, already OCR'd, so it is skipped too.
+    """
+    figures = []
+    page_area = page.rect.width * page.rect.height
+    for xref, *_rest in page.get_images(full=True):
+        if xref in seen:
+            continue
+        seen.add(xref)
+        rects = page.get_image_rects(xref)
+        if rects and max(r.width * r.height for r in rects) > 0.8 * page_area:
+            continue
+        try:
+            raw = doc.extract_image(xref)
+            image = Image.open(io.BytesIO(raw["image"]))
+            image.load()
+        except Exception:  # an undecodable figure must not lose the page's text
+            continue
+        if min(image.size) >= min_px:
+            figures.append((xref, image.convert("RGB")))
+    return figures
+
+
+def _furniture(doc: pymupdf.Document, sample_pages: int = 50) -> set[int]:
+    """Images drawn on many of the first pages: logos, headers, backgrounds."""
+    uses: Counter[int] = Counter()
+    for page in doc.pages(0, min(doc.page_count, sample_pages)):
+        uses.update({info[0] for info in page.get_images()})
+    return {xref for xref, n in uses.items() if n > MAX_FIGURE_REPEATS}

@@ -10,6 +10,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ingest.indexer import FileOutcome, Progress
 from omnidex.schema import FileType
 
 
@@ -41,6 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--failed", action="store_true", help="list files that could not be indexed")
     status.add_argument("--json", action="store_true")
 
+    evaluate = sub.add_parser("eval", help="measure retrieval quality on a BEIR-format dataset")
+    evaluate.add_argument("dataset", type=Path, help="folder with corpus.jsonl, queries.jsonl, qrels/test.tsv")
+    evaluate.add_argument("--mode", choices=["bm25", "dense", "hybrid", "rerank", "all"], default="all")
+    evaluate.add_argument("--json", action="store_true")
+
     serve = sub.add_parser("serve", help="start the browser UI")
     serve.add_argument("--port", type=int, default=8501)
     serve.add_argument("--address", default="localhost")
@@ -53,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["OMNIDEX_DATA_DIR"] = str(args.data_dir)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "eval":
+        return _eval(args)
 
     from omnidex.config import Settings
     from omnidex.service import Omnidex
@@ -69,28 +77,47 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _ingest(app, args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     missing = [p for p in args.paths if not p.exists()]
     for p in missing:
         print(f"omnidex: no such file or folder: {p}", file=sys.stderr)
-    bar = tqdm(total=0, unit="file", disable=args.quiet, file=sys.stderr)
-
-    def progress(outcome, done: int, total: int) -> None:
-        bar.total = total
-        bar.set_postfix_str(outcome.path.name[:40])
-        bar.update(1)
-        if outcome.error:
-            tqdm.write(f"failed: {outcome.path}: {outcome.error}", file=sys.stderr)
-
+    progress = TqdmProgress(disabled=args.quiet)
     report = app.ingest([p for p in args.paths if p.exists()], progress)
-    bar.close()
+    progress.close()
     print(
         f"{report.count('indexed')} indexed ({report.points_written} segments), "
         f"{report.count('unchanged')} unchanged, {report.count('duplicate')} duplicates, "
         f"{report.count('failed')} failed"
     )
     return 1 if missing else 0
+
+
+class TqdmProgress(Progress):
+    """An overall bar (files) and one for the file at hand (segments)."""
+
+    def __init__(self, disabled: bool) -> None:
+        from tqdm import tqdm
+
+        self._tqdm = tqdm
+        self.files = tqdm(total=0, unit="file", position=0, disable=disabled, file=sys.stderr)
+        self.segments = tqdm(total=None, unit="seg", position=1, leave=False, disable=disabled, file=sys.stderr)
+
+    def file_started(self, path: Path, number: int, total: int) -> None:
+        self.files.total = total
+        self.files.refresh()
+        self.segments.reset()
+        self.segments.set_description_str(path.name[:40])
+
+    def segments_written(self, count: int) -> None:
+        self.segments.update(count)
+
+    def file_finished(self, outcome: FileOutcome) -> None:
+        self.files.update(1)
+        if outcome.error:
+            self._tqdm.write(f"failed: {outcome.path}: {outcome.error}", file=sys.stderr)
+
+    def close(self) -> None:
+        self.segments.close()
+        self.files.close()
 
 
 def _search(app, args: argparse.Namespace) -> int:
@@ -137,6 +164,20 @@ def _status(app, args: argparse.Namespace) -> int:
     for key in ("by_file_type", "by_modality"):
         if status[key]:
             print(f"  {key.removeprefix('by_')}: " + ", ".join(f"{k} {v}" for k, v in status[key].items()))
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from retrieval.evaluation import evaluate
+    from retrieval.search import SearchMode
+
+    modes = list(SearchMode) if args.mode == "all" else [SearchMode(args.mode)]
+    results = evaluate(args.dataset, modes)
+    print(f"{'mode':<8} {'nDCG@10':>8} {'R@10':>8} {'R@100':>8} {'MRR@10':>8}")
+    for mode, m in results.items():
+        print(f"{mode:<8} {m['ndcg@10']:>8.4f} {m['recall@10']:>8.4f} {m['recall@100']:>8.4f} {m['mrr@10']:>8.4f}")
+    if args.json:
+        print(json.dumps(results))
     return 0
 
 

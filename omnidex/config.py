@@ -44,6 +44,22 @@ class Settings(BaseSettings):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int = Field(default=0, description="CPU threads for inference; 0 = all cores")
     model_cache_dir: Path = Path.home() / ".cache" / "omnidex" / "models"
+    image_model: str = "efficientnet-lite2"
+    speech_model: str = "whisper-base"
+    sound_model: str = "yamnet"
+    clip_model: str | None = Field(default=None, description="CLIP/SigLIP directory or hub id; adds a `clip` vector")
+    conse_top_k: int = 5
+
+    # Extraction.
+    ocr_language: str = "eng"
+    ocr_dpi: int = 200
+    thumbnail_px: int = 320
+    min_figure_px: int = 120
+    transcript_span_s: float = 25.0
+    transcript_overlap_s: float = 5.0
+    frame_interval_s: float = 10.0  # at least one video frame this often
+    min_frames: int = 8  # per clip, however static
+    scene_threshold: float = 0.35  # histogram change that counts as a new shot
 
     # Chunking, in the text encoder's own tokens.
     chunk_tokens: int = 200
@@ -56,8 +72,16 @@ class Settings(BaseSettings):
 
     # Retrieval.
     prefetch_limit: int = 100
+    fusion: Literal["weighted", "rrf", "dbsf"] = "weighted"
+    dense_weight: float = 0.9
+    bm25_weight: float = 0.1  # raised per query when BM25 singles out one file (see retrieval/fusion.py)
+    clip_weight: float = 0.5
     rrf_k: int = 60
     default_limit: int = 10
+    min_relevance: float = 0.2  # results scoring below this are not shown, however few remain
+    rerank_model: str | None = "ms-marco-minilm-l12"
+    rerank_top_k: int = 30
+    rerank_weight: float = 0.5  # share of the cross-encoder in the final score
 
     # Ingestion.
     embed_batch_size: int = 32

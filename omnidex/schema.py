@@ -9,6 +9,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from store.base import PayloadType
 
 # Fixed namespace: point ids must be the same on every machine and every run.
@@ -23,6 +25,7 @@ class FileType(str, Enum):
     IMAGE = "image"
     AUDIO = "audio"
     VIDEO = "video"
+    TEXT = "text"  # plain-text documents without a file (evaluation corpora, API input)
 
 
 class Modality(str, Enum):
@@ -58,6 +61,11 @@ class Segment:
     t0: float | None = None
     t1: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Set by extractors whose segments are not plain text: a vector already in
+    # the text space (ConSE), a CLIP-family image vector, a JPEG thumbnail.
+    vector: np.ndarray | None = field(default=None, repr=False)
+    clip: np.ndarray | None = field(default=None, repr=False)
+    thumbnail: bytes | None = field(default=None, repr=False)
 
 
 def point_id(asset_id: str, locator: str) -> str:
@@ -91,7 +99,10 @@ def segment_payload(asset: Asset, info: dict[str, Any], segment: Segment) -> dic
         value = getattr(segment, key)
         if value is not None:
             payload[key] = value
+    tags = [*info.get("tags", []), *segment.extra.get("tags", [])]
     payload.update(segment.extra)
+    if tags:  # asset tags (user's, EXIF keywords) and the segment's own (labels) both count
+        payload["tags"] = list(dict.fromkeys(tags))
     return payload
 
 
@@ -104,6 +115,7 @@ PAYLOAD_INDEXES: dict[str, PayloadType] = {
     "modality": PayloadType.KEYWORD,
     "mime": PayloadType.KEYWORD,
     "tags": PayloadType.KEYWORD,
+    "language": PayloadType.KEYWORD,
     "page": PayloadType.INTEGER,
     "modified": PayloadType.DATETIME,
     "created": PayloadType.DATETIME,

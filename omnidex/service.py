@@ -13,14 +13,19 @@ from typing import Any
 
 from encoders.base import TextEncoder
 from encoders.bm25 import Bm25Encoder
-from encoders.text import load_text_encoder
+from encoders.hub import ModelHub
 from ingest.catalog import Catalog
 from ingest.chunking import TextChunker
-from ingest.indexer import Indexer, IngestReport, ProgressCallback
+from ingest.extraction import ExtractContext
+from ingest.indexer import Indexer, IngestReport, Progress
 from omnidex.config import Settings
 from omnidex.schema import PAYLOAD_INDEXES
+from rerank.cross_encoder import CrossEncoder, load_cross_encoder
+from retrieval.calibration import CalibrationCache
 from retrieval.filters import SearchFilters
-from retrieval.search import HybridSearcher, SearchHit
+from retrieval.fusion import Fuser, FusionMode
+from retrieval.query import parse_query
+from retrieval.search import QueryVectors, RetrievalConfig, Searcher, SearchHit, SearchMode, SearchRequest
 from store.base import Schema, Store
 
 
@@ -35,9 +40,12 @@ class Omnidex:
     # --- components, each built on first use -------------------------------------
 
     @cached_property
+    def models(self) -> ModelHub:
+        return ModelHub(self.settings)
+
+    @property
     def text_encoder(self) -> TextEncoder:
-        s = self.settings
-        return load_text_encoder(s.text_model, s.device, s.threads, s.embed_batch_size)
+        return self.models.text
 
     @cached_property
     def bm25(self) -> Bm25Encoder:
@@ -51,7 +59,10 @@ class Omnidex:
     @cached_property
     def store(self) -> Store:
         self._check_model()
-        schema = Schema(dense={"text": self.text_encoder.dim}, sparse=("bm25",), payload_indexes=PAYLOAD_INDEXES)
+        dense = {"text": self.text_encoder.dim}
+        if self.models.clip is not None:
+            dense["clip"] = self.models.clip.dim
+        schema = Schema(dense=dense, sparse=("bm25",), payload_indexes=PAYLOAD_INDEXES)
         return open_store(self.settings, schema)
 
     @cached_property
@@ -60,19 +71,41 @@ class Omnidex:
         encoder = self.text_encoder
         chunk_tokens = min(s.chunk_tokens, encoder.max_tokens - 8)
         chunker = TextChunker(encoder.count_tokens, chunk_tokens, s.chunk_overlap_tokens)
-        return Indexer(self.catalog, self.store, encoder, self.bm25, chunker, s.embed_batch_size)
+        ctx = ExtractContext(s, self.models, chunker)
+        return Indexer(self.catalog, self.store, ctx, self.bm25, self.thumbnails_dir, s.embed_batch_size)
+
+    @property
+    def thumbnails_dir(self) -> Path:
+        return self.settings.data_dir / "thumbnails"
 
     @cached_property
-    def searcher(self) -> HybridSearcher:
-        return HybridSearcher(self.store, self.text_encoder, self.bm25, self.settings.prefetch_limit)
+    def searcher(self) -> Searcher:
+        s = self.settings
+        fuser = Fuser(FusionMode(s.fusion), {"dense": s.dense_weight, "bm25": s.bm25_weight, "clip": s.clip_weight},
+                      s.rrf_k)
+        config = RetrievalConfig(s.prefetch_limit, s.rerank_top_k, s.rerank_weight, s.min_relevance)
+        return Searcher(self.store, self.text_encoder, self.bm25, fuser, config, self.calibration, self.cross_encoder)
+
+    def cross_encoder(self) -> CrossEncoder | None:
+        s = self.settings
+        return load_cross_encoder(s.rerank_model, s.device, s.threads) if s.rerank_model else None
+
+    @cached_property
+    def calibration(self) -> CalibrationCache:
+        return CalibrationCache(self.store, self.text_encoder, lambda: self.catalog.get_meta("calibration"),
+                                lambda value: self.catalog.set_meta("calibration", value))
 
     # --- what callers do ------------------------------------------------------------
 
-    def ingest(self, paths: Iterable[Path], progress: ProgressCallback | None = None) -> IngestReport:
+    def ingest(self, paths: Iterable[Path], progress: Progress | None = None) -> IngestReport:
         return self.indexer.ingest(paths, progress)
 
-    def search(self, query: str, filters: SearchFilters = SearchFilters(), limit: int | None = None) -> list[SearchHit]:
-        return self.searcher.search(query, filters, limit or self.settings.default_limit)
+    def search(self, query: str, filters: SearchFilters = SearchFilters(), limit: int | None = None,
+               mode: SearchMode = SearchMode.RERANK, group: bool = True, cutoff: bool = True) -> list[SearchHit]:
+        """Text search; inline filters in the query (type:, after:, in:, tag:, lang:) add to `filters`."""
+        parsed = parse_query(query, filters)
+        request = SearchRequest(parsed.text, parsed.filters, limit or self.settings.default_limit, mode, group, cutoff)
+        return self.searcher.search(request)
 
     def status(self) -> dict[str, Any]:
         store = self.store

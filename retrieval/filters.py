@@ -15,6 +15,8 @@ class SearchFilters:
     path_prefix: str | None = None  # a folder: matches everything below it
     after: datetime | None = None  # on the asset's date (created, else modified)
     before: datetime | None = None
+    tags: tuple[str, ...] = ()  # every tag must be present
+    languages: tuple[str, ...] = ()  # any of these (spoken or written language)
 
     def to_store_filter(self) -> Filter | None:
         must: list[Condition] = []
@@ -25,4 +27,7 @@ class SearchFilters:
             must.append(MatchValue("dirs", folder))
         if self.after or self.before:
             must.append(DatetimeRange("date", gte=self.after, lte=self.before))
+        must.extend(MatchValue("tags", tag) for tag in self.tags)
+        if self.languages:
+            must.append(MatchAny("language", tuple(self.languages)))
         return Filter(must=tuple(must)) if must else None

@@ -9,7 +9,7 @@ from encoders.bm25 import tokenize
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
-def snippet(text: str, query: str, width: int = 240) -> str:
+def snippet(text: str, query: str, width: int = 240, marks: bool = True) -> str:
     """The window of about `width` characters holding the most query terms, cut at word boundaries."""
     flat = " ".join(text.split())
     if len(flat) <= width:
@@ -33,4 +33,6 @@ def snippet(text: str, query: str, width: int = 240) -> str:
     if end < len(flat):
         space = flat.rfind(" ", start, end)
         end = space if space > start else end
+    if not marks:
+        return flat[start:end]
     return ("… " if start > 0 else "") + flat[start:end] + (" …" if end < len(flat) else "")

@@ -166,7 +166,7 @@ class Store(Protocol):
         """Points by id (score 0.0), in no particular order; missing ids are skipped."""
 
     def scroll(
-        self, flt: Filter | None = None, limit: int = 256, offset: str | None = None
+        self, flt: Filter | None = None, limit: int = 256, offset: str | None = None, with_vectors: bool = False
     ) -> tuple[list[ScoredPoint], str | None]:
         """One page of points matching flt and the offset of the next page (None at the end)."""
 

@@ -268,7 +268,7 @@ class EdgeStore:
         return [_scored(r, with_vectors, score=0.0) for r in records]
 
     def scroll(
-        self, flt: Filter | None = None, limit: int = 256, offset: str | None = None
+        self, flt: Filter | None = None, limit: int = 256, offset: str | None = None, with_vectors: bool = False
     ) -> tuple[list[ScoredPoint], str | None]:
         records, next_offset = self.shard.scroll(
             qe.ScrollRequest(
@@ -276,10 +276,10 @@ class EdgeStore:
                 limit=limit,
                 filter=_opt_filter(flt),
                 with_payload=True,
-                with_vector=False,
+                with_vector=with_vectors,
             )
         )
-        page = [_scored(r, False, score=0.0) for r in records]
+        page = [_scored(r, with_vectors, score=0.0) for r in records]
         return page, None if next_offset is None else point_id_str(next_offset)
 
     def count(self, flt: Filter | None = None) -> int:

@@ -286,7 +286,7 @@ class ServerStore:
         return [_scored(r, with_vectors, score=0.0) for r in records]
 
     def scroll(
-        self, flt: Filter | None = None, limit: int = 256, offset: str | None = None
+        self, flt: Filter | None = None, limit: int = 256, offset: str | None = None, with_vectors: bool = False
     ) -> tuple[list[ScoredPoint], str | None]:
         records, next_offset = self.client.scroll(
             self.collection,
@@ -294,9 +294,9 @@ class ServerStore:
             limit=limit,
             offset=offset,
             with_payload=True,
-            with_vectors=False,
+            with_vectors=with_vectors,
         )
-        page = [_scored(r, False, score=0.0) for r in records]
+        page = [_scored(r, with_vectors, score=0.0) for r in records]
         return page, None if next_offset is None else point_id_str(next_offset)
 
     def count(self, flt: Filter | None = None) -> int:

@@ -1,0 +1,70 @@
+"""Every model Omnidex uses, each built on first use and then shared by the whole process."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from encoders.base import TextEncoder
+from encoders.conse import Conse
+from encoders.text import load_text_encoder
+from omnidex.config import Settings
+
+if TYPE_CHECKING:
+    from encoders.clip import ClipEncoder
+    from encoders.image_tagger import ImageTagger
+    from encoders.sound_events import SoundTagger
+    from encoders.speech import Transcriber
+
+# How a label is phrased before it is embedded: closer to how people describe
+# a photo or a sound than the bare class name.
+IMAGE_TEMPLATE = "a photo of a {label}"
+SOUND_TEMPLATE = "the sound of {label}"
+
+
+class ModelHub:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def text(self) -> TextEncoder:
+        s = self.settings
+        return load_text_encoder(s.text_model, s.device, s.threads, s.embed_batch_size)
+
+    @cached_property
+    def image_tagger(self) -> ImageTagger:
+        from encoders.image_tagger import ImageTagger
+
+        return ImageTagger(self.settings.image_model, self.settings.device, self.settings.threads)
+
+    @cached_property
+    def image_conse(self) -> Conse:
+        return Conse(self.text, self.image_tagger.labels, IMAGE_TEMPLATE, self.settings.conse_top_k,
+                     self.settings.model_cache_dir)
+
+    @cached_property
+    def sound_tagger(self) -> SoundTagger:
+        from encoders.sound_events import SoundTagger
+
+        return SoundTagger(self.settings.sound_model, self.settings.threads)
+
+    @cached_property
+    def sound_conse(self) -> Conse:
+        return Conse(self.text, self.sound_tagger.labels, SOUND_TEMPLATE, self.settings.conse_top_k,
+                     self.settings.model_cache_dir)
+
+    @cached_property
+    def transcriber(self) -> Transcriber:
+        from encoders.speech import Transcriber
+
+        s = self.settings
+        return Transcriber(s.speech_model, s.device, s.threads, s.model_cache_dir)
+
+    @cached_property
+    def clip(self) -> ClipEncoder | None:
+        """Only when configured: no CLIP-family weights ship with Omnidex."""
+        if not self.settings.clip_model:
+            return None
+        from encoders.clip import ClipEncoder
+
+        return ClipEncoder(self.settings.clip_model, self.settings.device)

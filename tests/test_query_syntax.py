@@ -1,0 +1,59 @@
+"""Inline filter syntax: the same words mean the same filters in the UI, the CLI and the API."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from retrieval.filters import SearchFilters
+from retrieval.query import QuerySyntaxError, parse_query
+from store.base import DatetimeRange, MatchAny, MatchValue
+
+
+def test_filters_are_taken_out_of_the_text() -> None:
+    parsed = parse_query('type:image after:2024-01-01 tag:cat lang:EN sunset "over the hills"')
+    assert parsed.text == "sunset over the hills"
+    f = parsed.filters
+    assert f.file_types == ("image",)
+    assert f.after == datetime(2024, 1, 1, tzinfo=timezone.utc)
+    assert f.tags == ("cat",)
+    assert f.languages == ("en",)
+
+
+def test_aliases_lists_and_periods() -> None:
+    f = parse_query("type:photo,deck before:2024-02 after:2023 x").filters
+    assert f.file_types == ("image", "slides")
+    assert f.before == datetime(2024, 2, 29, 23, 59, 59, 999999, tzinfo=timezone.utc)  # the whole month
+    assert f.after == datetime(2023, 1, 1, tzinfo=timezone.utc)
+
+
+def test_folder_with_spaces_in_quotes() -> None:
+    assert parse_query('"in:/data/My Photos" beach').filters.path_prefix == "/data/My Photos"
+
+
+def test_unknown_keys_and_colons_stay_in_the_text() -> None:
+    assert parse_query("ratio 3:1 http://example.org").text == "ratio 3:1 http://example.org"
+
+
+def test_inline_filters_add_to_the_sidebar_ones() -> None:
+    base = SearchFilters(file_types=("pdf",), tags=("work",))
+    f = parse_query("type:slides tag:q3 churn", base).filters
+    assert f.file_types == ("pdf", "slides") and f.tags == ("work", "q3")
+
+
+@pytest.mark.parametrize("query, message", [("type:spreadsheet x", "unknown type"), ("after:yesterday x", "YYYY-MM-DD")])
+def test_mistakes_explain_themselves(query: str, message: str) -> None:
+    with pytest.raises(QuerySyntaxError, match=message):
+        parse_query(query)
+
+
+def test_filters_become_store_conditions(tmp_path) -> None:
+    f = parse_query(f"type:audio tag:birds lang:de in:{tmp_path} after:2020-05-01 x").filters
+    must = f.to_store_filter().must
+    assert MatchAny("file_type", ("audio",)) in must
+    assert MatchValue("tags", "birds") in must
+    assert MatchAny("language", ("de",)) in must
+    assert MatchValue("dirs", str(tmp_path.resolve())) in must
+    assert any(isinstance(c, DatetimeRange) and c.key == "date" for c in must)
+    assert SearchFilters().to_store_filter() is None
