@@ -76,8 +76,11 @@ def transcript_segments(transcript: Transcript, span_s: float, overlap_s: float,
     for first, stop in word_spans(transcript.words, span_s, overlap_s):
         words = transcript.words[first:stop]
         t0, t1 = round(words[0].start, 3), round(words[-1].end, 3)
+        # Word start times let a hit jump to the moment the query's words are spoken, not the span start.
+        timed = [[round(w.start, 2), w.text.strip()] for w in words]
         yield Segment(locator=f"{prefix}tr:{round(t0 * 1000)}", modality=Modality.TRANSCRIPT,
-                      text="".join(w.text for w in words).strip(), t0=t0, t1=t1, extra=dict(extra))
+                      text="".join(w.text for w in words).strip(), t0=t0, t1=t1,
+                      extra={**extra, "words": timed})
 
 
 def word_spans(words: Sequence[Word], span_s: float, overlap_s: float) -> Iterator[tuple[int, int]]:

@@ -50,16 +50,21 @@ MAGIC: dict[str, tuple[bytes, ...]] = {
 HASH_BLOCK = 1 << 20
 
 
-def discover(roots: Iterable[Path], extensions: Iterable[str] = EXTENSIONS) -> Iterator[Path]:
-    """Supported files under the roots, each once, in a stable order; symlinked folders are not followed."""
+def discover(roots: Iterable[Path], extensions: Iterable[str] = EXTENSIONS, exclude: Iterable[Path] = ()
+             ) -> Iterator[Path]:
+    """Supported files under the roots, each once, in a stable order; symlinked folders are not followed.
+
+    Folders in `exclude` (Omnidex's own data directory) are never entered.
+    """
     wanted = {e.lower() for e in extensions}
+    excluded = {Path(e).absolute() for e in exclude}
     seen: set[Path] = set()
     for root in roots:
         root = Path(root).expanduser()
         if root.is_file():
             candidates: Iterable[Path] = [root]
         else:
-            candidates = _walk(root)
+            candidates = _walk(root, excluded)
         for path in candidates:
             resolved = path.absolute()
             if path.suffix.lower() in wanted and resolved not in seen:
@@ -67,9 +72,10 @@ def discover(roots: Iterable[Path], extensions: Iterable[str] = EXTENSIONS) -> I
                 yield resolved
 
 
-def _walk(root: Path) -> Iterator[Path]:
+def _walk(root: Path, excluded: set[Path]) -> Iterator[Path]:
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        here = Path(dirpath).absolute()
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and here / d not in excluded)
         for name in sorted(filenames):
             if not name.startswith("."):
                 yield Path(dirpath) / name

@@ -94,6 +94,7 @@ class Indexer:
         bm25: Bm25Encoder,
         thumbnails_dir: Path,
         batch_size: int = 32,
+        exclude: tuple[Path, ...] = (),
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -101,10 +102,11 @@ class Indexer:
         self.bm25 = bm25
         self.thumbnails_dir = thumbnails_dir
         self.batch_size = batch_size
+        self.exclude = exclude  # never index our own data directory
 
     def ingest(self, roots: Iterable[Path], progress: Progress | None = None) -> IngestReport:
         progress = progress or Progress()
-        paths = list(discover(roots, {ext for ext, ft in EXTENSIONS.items() if ft in EXTRACTORS}))
+        paths = list(discover(roots, {ext for ext, ft in EXTENSIONS.items() if ft in EXTRACTORS}, self.exclude))
         report = IngestReport()
         for n, path in enumerate(paths, 1):
             progress.file_started(path, n, len(paths))

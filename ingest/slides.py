@@ -59,7 +59,7 @@ def read_slides(path: Path) -> tuple[dict[str, Any], list[SlideContent]]:
         if title_shape is not None and title_shape.has_text_frame:
             content.title = title_shape.text_frame.text.strip()
         for shape in _walk_shapes(slide.shapes):
-            if shape is title_shape:
+            if title_shape is not None and shape.shape_id == title_shape.shape_id:  # proxies differ, ids do not
                 continue
             if getattr(shape, "has_text_frame", False) and shape.text_frame.text.strip():
                 content.body.append(shape.text_frame.text.strip())

@@ -115,11 +115,19 @@ def extract_video(path: Path, ctx: ExtractContext) -> Extraction:
 def _video_segments(path: Path, info: dict[str, Any], ctx: ExtractContext) -> Iterator[Segment]:
     s = ctx.settings
     keyframes = iter_keyframes(path, s.frame_interval_s, s.min_frames, s.scene_threshold)
+    posters: list[tuple[float, bytes]] = []  # (t, JPEG) of every keyframe, for the spans heard meanwhile
     while batch := list(islice(keyframes, FRAME_BATCH)):
         locators = [f"f{round(k.t * 1000)}" for k in batch]
         for keyframe, segment in zip(batch, image_segments([k.image for k in batch], ctx, locators,
                                                            modality=Modality.FRAME)):
             segment.t0 = segment.t1 = round(keyframe.t, 3)
+            if segment.thumbnail is not None:
+                posters.append((keyframe.t, segment.thumbnail))
             yield segment
     if info["has_audio"]:
-        yield from audio_segments(decode_audio(path), ctx, locator_prefix="a:")
+        posters.sort(key=lambda p: p[0])
+        for segment in audio_segments(decode_audio(path), ctx, locator_prefix="a:"):
+            # What was on screen when the span starts: the latest keyframe before it.
+            shown = [jpeg for t, jpeg in posters if t <= (segment.t0 or 0.0)] or [p[1] for p in posters[:1]]
+            segment.thumbnail = shown[-1] if shown else None
+            yield segment

@@ -27,7 +27,7 @@ class CrossEncoder(Protocol):
 
 
 class OnnxCrossEncoder:
-    def __init__(self, model_dir: Path, name: str, max_tokens: int = 320, device: str = "auto",
+    def __init__(self, model_dir: Path, name: str, max_tokens: int = 128, device: str = "auto",
                  threads: int = 0) -> None:
         from tokenizers import Tokenizer
 

@@ -28,10 +28,11 @@ from retrieval.snippets import snippet
 from store.base import Filter, ScoredPoint, Store
 
 
-RERANK_WINDOW_CHARS = 400
+RERANK_WINDOW_CHARS = 280  # about 64 tokens: the cost of a pair grows faster than its length
 PROXIMITY_WEIGHT = 4.0  # in standard deviations: a verbatim match is strong evidence
 PROXIMITY_MIN_SHARE = 0.5
 PROXIMITY_MIN_PAIRS = 4
+DENSE_Z_RELEVANT = 2.5  # standard deviations above the modality's chance similarity
 RELEVANCE_MIDPOINT = 4.0
 RELEVANCE_SLOPE = 0.75
 
@@ -77,7 +78,7 @@ class SearchHit:
             snippet=snippet(p.get("text", ""), query),
             page=p.get("page"),
             slide=p.get("slide"),
-            t0=p.get("t0"),
+            t0=spoken_moment(p.get("words"), query, p.get("t0")),
             t1=p.get("t1"),
             payload=p,
         )
@@ -90,7 +91,7 @@ class SearchHit:
             "modality": self.modality,
             "page": self.page,
             "slide": self.slide,
-            "t0": self.t0,
+            "t0": self.t0,  # the moment to jump to; inside a transcript span, when the query's words are said
             "t1": self.t1,
             "score": round(self.score, 6),
             "snippet": self.snippet,
@@ -169,8 +170,10 @@ class Searcher:
         hits = [self._hit(points[f.id], f, vectors.text) for f in fused if f.id not in request.exclude_ids]
         if request.mode is SearchMode.RERANK and vectors.text:
             hits = self._rerank(vectors.text, hits)
-        if request.cutoff and self.fuser.mode is FusionMode.WEIGHTED:  # only its scores are relevance estimates
-            hits = [h for h in hits if h.score >= self.config.min_relevance]
+        # Only WEIGHTED scores are relevance estimates, and only a calibrated
+        # index (enough segments to know chance level) can tell weak from strong.
+        if request.cutoff and self.fuser.mode is FusionMode.WEIGHTED and self._calibration() is not UNCALIBRATED:
+            hits = [h for h in hits if self._relevant(h)]
         if request.group:
             hits = group_by_asset(hits)
         return hits[: request.limit]
@@ -204,6 +207,19 @@ class Searcher:
         hit.score = relevance(fused.score) if self.fuser.mode is FusionMode.WEIGHTED else fused.score
         hit.scores = {**fused.parts, "fused": fused.score}
         return hit
+
+    def _relevant(self, hit: SearchHit) -> bool:
+        """Shown unless every signal is weak: a relevance cutoff instead of always filling the page.
+
+        The fused estimate is relative to this query's candidates; the absolute
+        signals (dense similarity against its modality's chance level, a phrase
+        match, the cross-encoder's judgement) keep a good hit among few candidates.
+        """
+        s = hit.scores
+        return (hit.score >= self.config.min_relevance
+                or s.get("dense", float("-inf")) >= DENSE_Z_RELEVANT
+                or s.get("proximity", 0.0) >= PROXIMITY_MIN_SHARE
+                or s.get("rerank", 0.0) >= 0.5)
 
     def _rerank(self, query: str, hits: list[SearchHit]) -> list[SearchHit]:
         """Blend the cross-encoder's judgement into the top hits; the rest keep their order below."""
@@ -239,6 +255,26 @@ def group_by_asset(hits: list[SearchHit]) -> list[SearchHit]:
         else:
             best.more.append(hit)
     return list(groups.values())
+
+
+def spoken_moment(words: list[list] | None, query: str, default: float | None) -> float | None:
+    """When, inside a transcript span, the query's words are spoken: the start of the densest stretch.
+
+    Falls back to the span's start when no query word is heard in it.
+    """
+    terms = set(tokenize(query))
+    if not words or not terms:
+        return default
+    stems = [set(tokenize(text)) for _, text in words]
+    width = max(3, len(terms) + 2)
+    best_index, best_count = None, 0
+    for i in range(len(words)):
+        if not stems[i] & terms:
+            continue
+        count = len(terms & set().union(*stems[i : i + width]))
+        if count > best_count:
+            best_index, best_count = i, count
+    return default if best_index is None else float(words[best_index][0])
 
 
 def add_proximity(fused: list[Fused], points: dict[str, ScoredPoint], query: str) -> None:
