@@ -145,7 +145,10 @@ def test_the_phrase_is_found_where_it_is_spoken(media: dict, speech: tuple[dict,
     holding = [s for s in spans if "purple submarine" in s.text.lower()]
     assert holding, [s.text for s in spans]
     assert any(s.t0 - 0.5 <= media["needle_at"] <= s.t1 for s in holding)
-    assert all(s.extra == {"language": "en"} and s.vector is None for s in spans)
+    assert all(s.extra["language"] == "en" and s.vector is None for s in spans)
+    # every word of a span with its start time, so a hit can jump to the moment
+    assert all([w for _, w in s.extra["words"]] == s.text.split() for s in spans)
+    assert all(s.t0 <= s.extra["words"][0][0] and s.extra["words"][-1][0] <= s.t1 for s in spans)
     assert "deployment schedule" in spans[0].text and "next week" in spans[-1].text.lower()
 
 
@@ -255,4 +258,5 @@ def test_transcript_segments_carry_language_and_locator() -> None:
     transcript = Transcript("en", 0.99, [], words)
     (segment,) = transcript_segments(transcript, 25.0, 5.0, prefix="a:")
     assert segment.text == "hello there. general kenobi."
-    assert segment.locator == "a:tr:0" and segment.extra == {"language": "en"}
+    assert segment.locator == "a:tr:0" and segment.extra["language"] == "en"
+    assert [w for _, w in segment.extra["words"]] == ["hello", "there.", "general", "kenobi."]

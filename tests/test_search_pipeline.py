@@ -1,0 +1,46 @@
+"""Pieces of the search pipeline that shape what a person sees: moments, grouping, proximity."""
+
+from __future__ import annotations
+
+from retrieval.fusion import Fused
+from retrieval.search import SearchHit, add_proximity, group_by_asset, spoken_moment
+from store.base import ScoredPoint
+
+WORDS = [[10.0, "So,"], [10.4, "about"], [10.8, "the"], [11.0, "garden."], [14.2, "The"], [14.5, "purple"],
+         [14.9, "submarine"], [15.4, "surfaced"], [16.0, "today."]]
+
+
+def test_a_transcript_hit_jumps_to_when_the_words_are_said() -> None:
+    assert spoken_moment(WORDS, "purple submarine", 10.0) == 14.5
+    assert spoken_moment(WORDS, "garden", 10.0) == 11.0
+    assert spoken_moment(WORDS, "unrelated zebra", 10.0) == 10.0  # not heard: the span's start
+    assert spoken_moment(None, "purple", 3.0) == 3.0
+
+
+def hit(id_: str, asset: str, score: float) -> SearchHit:
+    return SearchHit(id=id_, score=score, path=f"/{asset}", file_type="pdf", modality="text", text="", snippet="",
+                     payload={"asset_id": asset})
+
+
+def test_results_are_grouped_by_file_at_their_best_rank() -> None:
+    grouped = group_by_asset([hit("a1", "A", 0.9), hit("b1", "B", 0.8), hit("a2", "A", 0.7), hit("c1", "C", 0.6)])
+    assert [h.id for h in grouped] == ["a1", "b1", "c1"]
+    assert [m.id for m in grouped[0].more] == ["a2"]
+
+
+def test_a_verbatim_sentence_outranks_topical_neighbours() -> None:
+    sentence = "the archive records nine hundred pewter lanterns shipped to Lamu in June"
+    texts = {"near": "Pewter lanterns and archives of shipping to Lamu, records from June.",
+             "exact": f"Some preamble. {sentence.capitalize()}. And more after it."}
+    points = {k: ScoredPoint(k, 0.0, {"text": t}) for k, t in texts.items()}
+    fused = [Fused("near", 2.0), Fused("exact", 1.0)]
+    add_proximity(fused, points, sentence)
+    assert [f.id for f in fused] == ["exact", "near"]
+    assert fused[0].parts["proximity"] == 1.0
+
+
+def test_short_queries_get_no_phrase_bonus() -> None:
+    points = {"x": ScoredPoint("x", 0.0, {"text": "install the package manager"})}
+    fused = [Fused("x", 1.0)]
+    add_proximity(fused, points, "install package")
+    assert fused[0].score == 1.0 and "proximity" not in fused[0].parts
