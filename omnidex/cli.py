@@ -123,8 +123,14 @@ class TqdmProgress(Progress):
 def _search(app, args: argparse.Namespace) -> int:
     from retrieval.filters import SearchFilters
 
+    from retrieval.query import QuerySyntaxError
+
     filters = SearchFilters(tuple(args.types or ()), args.folder, args.after, args.before)
-    hits = app.search(args.query, filters, args.limit)
+    try:
+        hits = app.search(args.query, filters, args.limit)
+    except QuerySyntaxError as e:
+        print(f"omnidex: {e}", file=sys.stderr)
+        return 2
     for rank, hit in enumerate(hits, 1):
         if args.json:
             print(json.dumps(hit.to_json(), ensure_ascii=False))

@@ -11,6 +11,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from PIL import Image
+
 from encoders.base import TextEncoder
 from encoders.bm25 import Bm25Encoder
 from encoders.hub import ModelHub
@@ -18,6 +21,7 @@ from ingest.catalog import Catalog
 from ingest.chunking import TextChunker
 from ingest.extraction import ExtractContext
 from ingest.indexer import Indexer, IngestReport, Progress
+from ingest.thumbnails import as_rgb
 from omnidex.config import Settings
 from omnidex.schema import PAYLOAD_INDEXES
 from rerank.cross_encoder import CrossEncoder, load_cross_encoder
@@ -108,6 +112,35 @@ class Omnidex:
         request = SearchRequest(parsed.text, parsed.filters, limit or self.settings.default_limit, mode, group, cutoff)
         return self.searcher.search(request)
 
+    def find_similar(self, point_id: str, filters: SearchFilters = SearchFilters(), limit: int | None = None
+                     ) -> list[SearchHit]:
+        """Segments like an indexed one ("find similar"), by its own vectors; the segment itself is left out."""
+        found = self.store.retrieve([point_id], with_vectors=True)
+        if not found or not found[0].vectors:
+            return []
+        vectors = found[0].vectors
+        query = QueryVectors(dense=np.asarray(vectors["text"], dtype=np.float32),
+                             clip=np.asarray(vectors["clip"], dtype=np.float32) if "clip" in vectors else None)
+        request = SearchRequest(filters=filters, limit=limit or self.settings.default_limit, mode=SearchMode.DENSE,
+                                exclude_ids=(point_id,))
+        return self.searcher.search(request, query)
+
+    def search_by_image(self, image: Image.Image, text: str = "", text_weight: float = 0.5,
+                        filters: SearchFilters = SearchFilters(), limit: int | None = None) -> list[SearchHit]:
+        """An example picture as the query, optionally steered by words ("but in red"): a weighted sum of vectors."""
+        models = self.models
+        picture = as_rgb(image)
+        dense = models.image_conse.embed(models.image_tagger.predict([picture]))[0]
+        clip = models.clip.encode_images([picture])[0] if models.clip is not None else None
+        parsed = parse_query(text, filters)
+        if parsed.text:
+            dense = _mix(dense, self.text_encoder.encode_query([parsed.text])[0], text_weight)
+            if clip is not None:
+                clip = _mix(clip, models.clip.encode_text([parsed.text])[0], text_weight)
+        request = SearchRequest(parsed.text, parsed.filters, limit or self.settings.default_limit,
+                                SearchMode.HYBRID if parsed.text else SearchMode.DENSE)
+        return self.searcher.search(request, QueryVectors(parsed.text, dense, clip))
+
     def status(self) -> dict[str, Any]:
         store = self.store
         return {
@@ -136,6 +169,11 @@ class Omnidex:
                 f"the index in {self.settings.data_dir} was built with text model {recorded!r}, "
                 f"but {wanted!r} is configured; set OMNIDEX_TEXT_MODEL={recorded} or use a new data directory"
             )
+
+
+def _mix(a: np.ndarray, b: np.ndarray, weight_b: float) -> np.ndarray:
+    mixed = (1 - weight_b) * a + weight_b * b
+    return (mixed / max(float(np.linalg.norm(mixed)), 1e-12)).astype(np.float32)
 
 
 def open_store(settings: Settings, schema: Schema) -> Store:

@@ -46,3 +46,11 @@ def test_no_results_says_what_to_do(indexed: Path) -> None:
     at.multiselect(key="types").set_value(["video"]).run()
     at.text_input(key="query").input("tomatoes").run()
     assert "No results" in at.info[0].value
+
+
+def test_a_bad_filter_explains_itself(indexed: Path) -> None:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.text_input(key="query").input("type:spreadsheet tomatoes").run()
+    assert not at.exception
+    assert "unknown type" in at.error[0].value and "type:pdf" in at.error[0].value

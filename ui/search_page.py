@@ -10,6 +10,7 @@ from omnidex.config import Settings
 from omnidex.schema import FileType
 from omnidex.service import Omnidex
 from retrieval.filters import SearchFilters
+from retrieval.query import QuerySyntaxError
 from retrieval.search import SearchHit
 from ui.previews import render_pdf_page
 
@@ -66,7 +67,11 @@ def main() -> None:
         st.caption(f"{status['points']} segments from {status['files'].get('indexed', 0)} files indexed.")
         return
 
-    hits = app.search(query, SearchFilters(tuple(types), folder or None), limit)
+    try:
+        hits = app.search(query, SearchFilters(tuple(types), folder or None), limit)
+    except QuerySyntaxError as e:
+        st.error(f"{e}. Filters look like type:pdf, after:2024-01-01, in:folder, tag:cat, lang:en.")
+        return
     if not hits:
         st.info("No results. Try other words, or remove filters.")
         return
