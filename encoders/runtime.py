@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import threading
 from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
 # Several inference sessions in one process on few cores slow each other
 # 2-3x when their idle threads spin; passive waiting must be set before the
@@ -42,3 +45,20 @@ def onnx_session(model_path: str, device: str = "auto", threads: int = 0):  # ->
     if resolve_device(device) == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
         providers.insert(0, "CUDAExecutionProvider")
     return ort.InferenceSession(model_path, options, providers=providers)
+
+
+class LazyOnnxSession:
+    """An ONNX model opened on first use (start-up stays fast), once, even with concurrent callers."""
+
+    def __init__(self, model_path: Path, device: str = "auto", threads: int = 0) -> None:
+        self.model_path = model_path
+        self.device = device
+        self.threads = threads
+        self._session: Any = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Any:  # ort.InferenceSession
+        with self._lock:
+            if self._session is None:
+                self._session = onnx_session(str(self.model_path), self.device, self.threads)
+        return self._session

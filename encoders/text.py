@@ -17,7 +17,7 @@ import numpy as np
 
 from encoders.base import TextEncoder, l2_normalise
 from encoders.packaged import locate, packaged
-from encoders.runtime import cpu_threads, onnx_session, resolve_device
+from encoders.runtime import LazyOnnxSession, cpu_threads, resolve_device
 
 
 @dataclass(frozen=True)
@@ -65,14 +65,7 @@ class OnnxTextEncoder:
         self._tokenizer.no_padding()
         self._counter = Tokenizer.from_file(str(model_dir / "tokenizer.json"))  # untruncated, for chunking
         self._counter.no_truncation()
-        self._session = None
-        self._lock = threading.Lock()
-
-    def _ensure_session(self):
-        with self._lock:
-            if self._session is None:
-                self._session = onnx_session(str(self.model_dir / "model.onnx"), self.device, self.threads)
-        return self._session
+        self._session = LazyOnnxSession(model_dir / "model.onnx", device, threads)
 
     def count_tokens(self, text: str) -> int:
         return len(self._counter.encode(text, add_special_tokens=False).ids)
@@ -84,7 +77,7 @@ class OnnxTextEncoder:
         return self._encode([self.prompts.document + t for t in texts])
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        session = self._ensure_session()
+        session = self._session.get()
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         encodings = self._tokenizer.encode_batch(texts)
         # Length-sorted batches waste little compute on padding.

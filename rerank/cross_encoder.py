@@ -7,7 +7,6 @@ directory or hub id) can take its place.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Protocol
 import numpy as np
 
 from encoders.packaged import locate, packaged
-from encoders.runtime import onnx_session, resolve_device
+from encoders.runtime import LazyOnnxSession, resolve_device
 
 
 class CrossEncoder(Protocol):
@@ -40,19 +39,12 @@ class OnnxCrossEncoder:
         self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(max_tokens, strategy="only_second")
-        self._session = None
-        self._lock = threading.Lock()
-
-    def _ensure_session(self):
-        with self._lock:
-            if self._session is None:
-                self._session = onnx_session(str(self.model_dir / "model.onnx"), self.device, self.threads)
-        return self._session
+        self._session = LazyOnnxSession(model_dir / "model.onnx", device, threads)
 
     def score(self, query: str, passages: Sequence[str]) -> np.ndarray:
         if not passages:
             return np.zeros(0, dtype=np.float32)
-        session = self._ensure_session()
+        session = self._session.get()
         encodings = self._tokenizer.encode_batch([(query, p) for p in passages])
         width = max(len(e.ids) for e in encodings)
         ids = np.zeros((len(encodings), width), dtype=np.int64)
