@@ -97,9 +97,12 @@ def _as_pixmap(source: pymupdf.Pixmap | bytes | Image.Image) -> pymupdf.Pixmap:
     return pix
 
 
-def pdf_page_needs_ocr(page: pymupdf.Page) -> bool:
-    """A scan: (almost) no readable text layer, while pictures cover much of the page."""
-    text = page.get_text("text")
+def pdf_page_needs_ocr(page: pymupdf.Page, text: str | None = None) -> bool:
+    """A scan: (almost) no readable text layer, while pictures cover much of the page.
+
+    `text` is the page's text layer when the caller has already extracted it.
+    """
+    text = page.get_text("text") if text is None else text
     readable = sum(1 for c in text if not c.isspace() and c != "\ufffd")
     if readable >= MIN_TEXT_CHARS:
         return False

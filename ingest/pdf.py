@@ -79,8 +79,9 @@ def _page_segments(doc: pymupdf.Document, ctx: ExtractContext) -> Iterator[Segme
             try:
                 page = doc.load_page(index)
                 modality = Modality.TEXT
-                text = page.get_text("text", sort=True)
-                if pdf_page_needs_ocr(page):
+                # MuPDF's own block order: sort=True re-sorts in Python and costs a third of extraction.
+                text = page.get_text("text")
+                if pdf_page_needs_ocr(page, text):
                     modality, text = Modality.OCR, ocr_pdf_page(page, s.ocr_language, s.ocr_dpi)
                 thumbnail = pdf_page_thumbnail(page, s.thumbnail_px)
                 figures = _page_figures(doc, page, seen_figures, s.min_figure_px)
