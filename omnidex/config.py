@@ -82,6 +82,7 @@ class Settings(BaseSettings):
     rerank_model: str | None = "ms-marco-minilm-l12"
     rerank_top_k: int = 30
     rerank_weight: float = 0.5  # share of the cross-encoder in the final score
+    diversity: float = 0.0  # MMR trade-off; 0.3 spreads results over more distinct content
 
     # Ingestion.
     embed_batch_size: int = 32

@@ -106,10 +106,12 @@ class Omnidex:
         return self.indexer.ingest(paths, progress)
 
     def search(self, query: str, filters: SearchFilters = SearchFilters(), limit: int | None = None,
-               mode: SearchMode = SearchMode.RERANK, group: bool = True, cutoff: bool = True) -> list[SearchHit]:
+               mode: SearchMode = SearchMode.RERANK, group: bool = True, cutoff: bool = True,
+               diversity: float | None = None) -> list[SearchHit]:
         """Text search; inline filters in the query (type:, after:, in:, tag:, lang:) add to `filters`."""
         parsed = parse_query(query, filters)
-        request = SearchRequest(parsed.text, parsed.filters, limit or self.settings.default_limit, mode, group, cutoff)
+        request = SearchRequest(parsed.text, parsed.filters, limit or self.settings.default_limit, mode, group, cutoff,
+                                diversity=self.settings.diversity if diversity is None else diversity)
         return self.searcher.search(request)
 
     def find_similar(self, point_id: str, filters: SearchFilters = SearchFilters(), limit: int | None = None

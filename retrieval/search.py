@@ -32,6 +32,7 @@ RERANK_WINDOW_CHARS = 280  # about 64 tokens: the cost of a pair grows faster th
 PROXIMITY_WEIGHT = 4.0  # in standard deviations: a verbatim match is strong evidence
 PROXIMITY_MIN_SHARE = 0.5
 PROXIMITY_MIN_PAIRS = 4
+DIVERSIFY_POOL = 50
 DENSE_Z_RELEVANT = 2.5  # standard deviations above the modality's chance similarity
 RELEVANCE_MIDPOINT = 4.0
 RELEVANCE_SLOPE = 0.75
@@ -122,6 +123,7 @@ class SearchRequest:
     group: bool = True
     cutoff: bool = True
     exclude_ids: tuple[str, ...] = ()
+    diversity: float = 0.0  # MMR: 0 ranks by relevance alone, 1 by novelty alone
 
 
 @dataclass(frozen=True)
@@ -174,9 +176,15 @@ class Searcher:
         # index (enough segments to know chance level) can tell weak from strong.
         if request.cutoff and self.fuser.mode is FusionMode.WEIGHTED and self._calibration() is not UNCALIBRATED:
             hits = [h for h in hits if self._relevant(h)]
+        if request.diversity > 0:
+            hits = diversify(hits, self._dense_vectors(hits), request.diversity)
         if request.group:
             hits = group_by_asset(hits)
         return hits[: request.limit]
+
+    def _dense_vectors(self, hits: list[SearchHit]) -> dict[str, np.ndarray]:
+        points = self.store.retrieve([h.id for h in hits[:DIVERSIFY_POOL]], with_vectors=True)
+        return {p.id: np.asarray(p.vectors["text"], dtype=np.float32) for p in points if p.vectors}
 
     def _candidates(self, vectors: QueryVectors, mode: SearchMode, flt: Filter | None, depth: int
                     ) -> tuple[dict[str, list[Ranked]], dict[str, ScoredPoint]]:
@@ -243,6 +251,23 @@ class Searcher:
         for hit in tail:  # never let an unreranked hit jump above the reranked head
             hit.score = min(hit.score, floor)
         return reranked + tail
+
+
+def diversify(hits: list[SearchHit], vectors: dict[str, np.ndarray], diversity: float) -> list[SearchHit]:
+    """Maximal marginal relevance over the top of the list: each pick trades its relevance against its
+    similarity to what is already picked, so ten near-identical pages do not fill the first screen."""
+    pool = [h for h in hits[:DIVERSIFY_POOL] if h.id in vectors]
+    rest = [h for h in hits if h not in pool]
+    picked: list[SearchHit] = []
+    while pool:
+        def mmr(h: SearchHit) -> float:
+            redundancy = max((float(vectors[h.id] @ vectors[p.id]) for p in picked), default=0.0)
+            return (1 - diversity) * h.score - diversity * redundancy
+
+        best = max(pool, key=mmr)
+        picked.append(best)
+        pool.remove(best)
+    return picked + rest
 
 
 def group_by_asset(hits: list[SearchHit]) -> list[SearchHit]:

@@ -44,3 +44,15 @@ def test_short_queries_get_no_phrase_bonus() -> None:
     fused = [Fused("x", 1.0)]
     add_proximity(fused, points, "install package")
     assert fused[0].score == 1.0 and "proximity" not in fused[0].parts
+
+
+def test_mmr_lifts_a_distinct_result_above_near_duplicates() -> None:
+    import numpy as np
+
+    from retrieval.search import diversify
+
+    hits = [hit("dup1", "A", 0.90), hit("dup2", "B", 0.89), hit("dup3", "C", 0.88), hit("other", "D", 0.80)]
+    same, other = np.array([1.0, 0.0]), np.array([0.0, 1.0])
+    vectors = {"dup1": same, "dup2": same, "dup3": same, "other": other}
+    assert [h.id for h in diversify(hits, vectors, 0.0)] == ["dup1", "dup2", "dup3", "other"]
+    assert [h.id for h in diversify(hits, vectors, 0.3)][:2] == ["dup1", "other"]

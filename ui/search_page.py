@@ -78,7 +78,7 @@ def main() -> None:
 
     results, preview = st.columns([3, 2])
     with results:
-        for rank, hit in enumerate(hits):
+        for hit in hits:
             with st.container(border=True):
                 st.markdown(f"**{Path(hit.path).name}** · {_where(hit)} · `{hit.modality}`")
                 st.text(hit.snippet)  # st.text never interprets document text as markup
