@@ -29,7 +29,7 @@ class ModelHub:
     @cached_property
     def text(self) -> TextEncoder:
         s = self.settings
-        return load_text_encoder(s.text_model, s.device, s.threads, s.embed_batch_size)
+        return load_text_encoder(s.text_model, s.device, s.threads, s.encode_batch_size)
 
     @cached_property
     def image_tagger(self) -> ImageTagger:

@@ -76,7 +76,7 @@ class Omnidex:
         chunk_tokens = min(s.chunk_tokens, encoder.max_tokens - 8)
         chunker = TextChunker(encoder.count_tokens, chunk_tokens, s.chunk_overlap_tokens)
         ctx = ExtractContext(s, self.models, chunker)
-        return Indexer(self.catalog, self.store, ctx, self.bm25, self.thumbnails_dir, s.embed_batch_size,
+        return Indexer(self.catalog, self.store, ctx, self.bm25, self.thumbnails_dir, s.write_batch_size,
                        exclude=(s.data_dir.absolute(),))
 
     @property

@@ -76,7 +76,7 @@ class SearchHit:
             file_type=p.get("file_type", ""),
             modality=p.get("modality", ""),
             text=p.get("text", ""),
-            snippet=snippet(p.get("text", ""), query),
+            snippet="",  # made for the hits that are returned, not for every candidate
             page=p.get("page"),
             slide=p.get("slide"),
             t0=spoken_moment(p.get("words"), query, p.get("t0")),
@@ -180,7 +180,11 @@ class Searcher:
             hits = diversify(hits, self._dense_vectors(hits), request.diversity)
         if request.group:
             hits = group_by_asset(hits)
-        return hits[: request.limit]
+        hits = hits[: request.limit]
+        for hit in hits:
+            for shown in (hit, *hit.more):
+                shown.snippet = snippet(shown.text, vectors.text)
+        return hits
 
     def _dense_vectors(self, hits: list[SearchHit]) -> dict[str, np.ndarray]:
         points = self.store.retrieve([h.id for h in hits[:DIVERSIFY_POOL]], with_vectors=True)

@@ -16,7 +16,7 @@ def snippet(text: str, query: str, width: int = 240, marks: bool = True) -> str:
         return flat
     terms = set(tokenize(query))
     words = list(_WORD.finditer(flat))
-    hits = [m.start() for m in words if terms and tokenize(m.group()) and tokenize(m.group())[0] in terms]
+    hits = [m.start() for m in words if terms and terms.intersection(tokenize(m.group()))]
     if not hits:
         start = 0
     else:
