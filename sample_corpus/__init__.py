@@ -19,6 +19,9 @@ import operator
 import pkgutil
 import random
 import re
+import shutil
+import subprocess
+import tempfile
 import textwrap
 import warnings
 from collections import Counter, defaultdict
@@ -159,7 +162,7 @@ def _check_extracted(data: bytes, pages: Sequence[Sequence[Block]], name: str) -
 
 
 def build_sample(dest: Path) -> list[Path]:
-    """Write the six demo PDFs the app indexes on first start; return their paths.
+    """Write the demo corpus the app indexes on first start (six PDFs, photos, a voice memo); return its paths.
 
     Files whose bytes are already identical are not rewritten, so calling this
     on every start keeps mtimes stable and does not trigger re-indexing.
@@ -176,7 +179,49 @@ def build_sample(dest: Path) -> list[Path]:
         path = dest / f"{stem}.pdf"
         _write_if_changed(path, data)
         paths.append(path)
+    return paths + _demo_photos(dest) + _demo_voice_memo(dest)
+
+
+# Photos that ship with scikit-image (public domain or freely licensed), when it is installed.
+DEMO_PHOTOS = ("coffee", "chelsea", "astronaut", "rocket")
+VOICE_MEMO = (
+    "Voice memo for the leadership sync. Churn on the Starter plan is still the biggest risk this quarter. "
+    "Monthly churn reached four point one percent, and most of it came from small business accounts. "
+    "Please bring the onboarding proposal and the pricing options to Thursday's meeting."
+)
+
+
+def _demo_photos(dest: Path) -> list[Path]:
+    """A few real photos, so the demo shows image search; skipped without scikit-image."""
+    try:
+        from PIL import Image
+        from skimage import data
+    except ImportError:
+        return []
+    paths = []
+    for name in DEMO_PHOTOS:
+        buffer = io.BytesIO()
+        Image.fromarray(getattr(data, name)()).convert("RGB").save(buffer, format="JPEG", quality=90)
+        path = dest / f"{name}.jpg"
+        _write_if_changed(path, buffer.getvalue())
+        paths.append(path)
     return paths
+
+
+def _demo_voice_memo(dest: Path) -> list[Path]:
+    """A spoken memo made with espeak-ng, so the demo shows jumping to the second; skipped without it."""
+    espeak = shutil.which("espeak-ng")
+    if espeak is None:
+        return []
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "memo.wav"
+        result = subprocess.run([espeak, "-v", "en-us", "-s", "150", "-w", str(wav), VOICE_MEMO],
+                                capture_output=True, timeout=60)
+        if result.returncode != 0 or not wav.exists():
+            return []
+        path = dest / "voice_memo_churn.wav"
+        _write_if_changed(path, wav.read_bytes())
+    return [path]
 
 
 # --------------------------------------------------------------------------- real text
