@@ -119,6 +119,7 @@ class Indexer:
     def ingest_file(self, path: Path, progress: Progress | None = None) -> FileOutcome:
         key = str(path)
         previous = self.catalog.get(key)
+        old_asset = previous.asset_id if previous else None  # what this path held before, if anything
         try:
             stat = path.stat()
             if (
@@ -130,11 +131,11 @@ class Indexer:
                 return FileOutcome(path, UNCHANGED, previous.segments)
             asset = inspect(path)
         except (ExtractionError, OSError) as e:
-            return self._fail(key, previous.asset_id if previous else None, None, str(e))
+            return self._fail(key, old_asset, None, str(e))
 
         common = dict(asset_id=asset.asset_id, size=asset.size, mtime_ns=stat.st_mtime_ns,
                       file_type=asset.file_type.value)
-        if previous is not None and previous.status == INDEXED and previous.asset_id == asset.asset_id:
+        if previous is not None and previous.status == INDEXED and old_asset == asset.asset_id:
             self.catalog.record(key, INDEXED, segments=previous.segments, **common)  # touched, not changed
             return FileOutcome(path, UNCHANGED, previous.segments)
         twin = self._indexed_twin(asset.asset_id, key)
@@ -142,20 +143,19 @@ class Indexer:
             twin_record = self.catalog.get(twin)
             segments = twin_record.segments if twin_record else 0
             self.catalog.record(key, INDEXED, segments=segments, **common)
-            self._drop_if_orphaned(previous.asset_id if previous else None, asset.asset_id)
+            self._drop_if_orphaned(old_asset, asset.asset_id)
             return FileOutcome(path, DUPLICATE, segments)
 
         self.catalog.record(key, INDEXING, **common)
         try:
             written = self._write_segments(asset, progress or Progress())
         except ExtractionError as e:
-            return self._fail(key, previous.asset_id if previous else None, asset, str(e))
+            return self._fail(key, old_asset, asset, str(e))
         except Exception as e:  # a decoder bug must not end the batch
             log.exception("unexpected error indexing %s", path)
-            return self._fail(key, previous.asset_id if previous else None, asset,
-                              f"unexpected error: {type(e).__name__}: {e}")
+            return self._fail(key, old_asset, asset, f"unexpected error: {type(e).__name__}: {e}")
         self.catalog.record(key, INDEXED, segments=written, **common)
-        self._drop_if_orphaned(previous.asset_id if previous else None, asset.asset_id)
+        self._drop_if_orphaned(old_asset, asset.asset_id)
         return FileOutcome(path, INDEXED, written)
 
     def index_texts(self, documents: Iterable[tuple[str, str]], batch: int = 256) -> int:
