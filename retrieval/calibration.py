@@ -5,14 +5,13 @@ transcripts and page chunks each sit in their own region of the text space
 (the modality gap). For each modality we measure the null distribution, the
 cosine between a set of unrelated probe queries and a sample of that
 modality's segments, and express a hit's score as a z-score against it:
-"how much more similar than a typical segment of its kind". A logistic of
-the z-score gives a [0, 1] relevance estimate that also serves as a cutoff.
+"how much more similar than a typical segment of its kind". Fusion and the
+relevance cutoff (retrieval/search.py) work on these z-scores.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -39,9 +38,6 @@ PROBE_QUERIES = (
 )
 MIN_SAMPLE = 8
 SAMPLE_SIZE = 256
-# A hit this many standard deviations above chance is an even bet to be relevant.
-Z_MIDPOINT = 3.0
-Z_SLOPE = 1.5
 
 
 @dataclass(frozen=True)
@@ -59,10 +55,6 @@ class Calibration:
     def z(self, score: float, modality: str) -> float:
         s = self.stats.get(modality, self.fallback)
         return (score - s.mean) / max(s.std, 1e-6)
-
-    def relevance(self, score: float, modality: str) -> float:
-        """Dense cosine -> [0, 1], comparable across modalities."""
-        return 1.0 / (1.0 + math.exp(-Z_SLOPE * (self.z(score, modality) - Z_MIDPOINT)))
 
     def to_json(self) -> str:
         return json.dumps({"stats": {m: asdict(s) for m, s in self.stats.items()}, "fallback": asdict(self.fallback)})

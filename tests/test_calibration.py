@@ -55,18 +55,18 @@ def test_matches_are_relevant_and_chance_is_not_in_both_modalities(mixed_store) 
     cal = fit_calibration(store, encoder, ["text", "image"])
     query = encoder.encode_query(["a photo of a golden retriever"])[0]
     for hit in store.search("text", query.tolist(), 105):
-        relevance = cal.relevance(hit.score, hit.payload["modality"])
+        z = cal.z(hit.score, hit.payload["modality"])  # standard deviations above chance
         if hit.payload["modality"] == "image" and hit.payload["label"] == "golden retriever":
-            assert relevance > 0.5, relevance
+            assert z > 3.0, z
         if hit.payload["modality"] == "text":
-            assert relevance < 0.5, relevance
+            assert z < 3.0, z
 
     words = paragraphs[7].split()
     query = encoder.encode_query([" ".join(words[:25])])[0]
     hits = store.search("text", query.tolist(), 105)
-    best = max(hits, key=lambda h: cal.relevance(h.score, h.payload["modality"]))
+    best = max(hits, key=lambda h: cal.z(h.score, h.payload["modality"]))
     assert best.payload.get("i") == 7
-    assert all(cal.relevance(h.score, "image") < 0.5 for h in hits if h.payload["modality"] == "image")
+    assert all(cal.z(h.score, "image") < 3.0 for h in hits if h.payload["modality"] == "image")
 
 
 def test_cache_refits_only_when_the_collection_moves(mixed_store, tmp_path: Path) -> None:
