@@ -8,8 +8,9 @@ STAMP := $(VENV)/.omnidex-installed
 SYSTEM_STAMP := $(VENV)/.omnidex-system
 SAMPLE_DATA := omnidex-data/sample
 SAMPLE_DOCS := $(SAMPLE_DATA)/corpus
-# Debian packages: OCR for extraction; espeak-ng and sox make the tests' speech and tones.
-APT_PACKAGES := tesseract-ocr tesseract-ocr-eng espeak-ng sox
+# Debian packages: OCR for extraction; espeak-ng and sox make the tests' speech and tones;
+# chromium runs the browser end-to-end test (Playwright drives it; it never downloads a browser).
+APT_PACKAGES := tesseract-ocr tesseract-ocr-eng espeak-ng sox chromium
 
 .PHONY: install run test bench clean
 
