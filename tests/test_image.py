@@ -18,7 +18,7 @@ from ingest.chunking import TextChunker
 from ingest.errors import ExtractionError
 from ingest.extraction import ExtractContext
 from ingest.image import exif_datetime, extract_image, image_segments, open_image
-from ingest.ocr import ocr_pdf_page, pdf_page_needs_ocr, plausible_text
+from ingest.ocr import image_may_hold_text, ocr_pdf_page, pdf_page_needs_ocr, plausible_text
 from ingest.thumbnails import pdf_page_thumbnail, thumbnail_jpeg
 from omnidex.schema import Modality, Segment
 from tests.conftest import make_settings
@@ -129,6 +129,20 @@ def test_text_in_a_picture_is_read(tmp_path: Path, ctx) -> None:
     q = ctx.models.text.encode_query(["churn review meeting notes"])[0]
     cat = next(iter(extract_image(_save(tmp_path, "chelsea"), ctx).segments))
     assert float(segment.vector @ q) > float(cat.vector @ q) + 0.1
+
+
+def test_ocr_is_tried_on_pages_not_on_flat_photos() -> None:
+    """Flat backgrounds alone do not make a page: a starry sky or a wall is flat too, and Tesseract
+    spends up to 2 s on each finding nothing. Lines of writing, light or dark, straight or askew, do."""
+    light = _text_picture()
+    dark = Image.eval(light, lambda v: 255 - v)
+    askew = light.rotate(7, expand=True, fillcolor="white")
+    for picture in (light, dark, askew):
+        assert image_may_hold_text(picture, text_likelihood=0.0)
+    for name in ("hubble_deep_field", "brick", "gravel"):
+        photo = Image.fromarray(getattr(skdata, name)()).convert("RGB")
+        assert not image_may_hold_text(photo, text_likelihood=0.0), name
+    assert image_may_hold_text(Image.fromarray(skdata.brick()).convert("RGB"), text_likelihood=0.5)
 
 
 def _save(folder: Path, name: str) -> Path:
