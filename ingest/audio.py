@@ -18,7 +18,7 @@ import numpy as np
 from encoders.speech import Transcript, Word
 from ingest.errors import ExtractionError
 from ingest.extraction import ExtractContext, Extraction
-from ingest.media import SAMPLE_RATE, decode_audio, probe_audio
+from ingest.media import SAMPLE_RATE, decode_audio_within, probe_audio
 from omnidex.schema import Modality, Segment
 
 # Where a transcript span may end, strongest first: a sentence end, a clause end.
@@ -40,7 +40,7 @@ SILENCE_LABEL = "Silence"
 def extract_audio(path: Path, ctx: ExtractContext) -> Extraction:
     """An audio file: transcribed up front, so the detected language is part of the asset's info."""
     info = probe_audio(path)
-    audio = decode_audio(path, SAMPLE_RATE)
+    audio = decode_audio_within(path, ctx.settings.max_duration_s)
     info.setdefault("duration", round(len(audio) / SAMPLE_RATE, 3))
     transcript = ctx.models.transcriber.transcribe(audio)
     if transcript.language:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import mimetypes
 import os
+import stat as file_mode
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
 from ingest.errors import ExtractionError
+from ingest.limits import check_file_size
 from omnidex.schema import Asset, FileType
 
 EXTENSIONS: dict[str, FileType] = {
@@ -97,15 +100,22 @@ def content_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def inspect(path: Path) -> Asset:
-    """Stat, sniff and hash one file; raises ExtractionError with the reason it cannot be an asset."""
+def inspect(path: Path, max_file_mb: float | None = None) -> Asset:
+    """Stat, sniff and hash one file; raises ExtractionError with the reason it cannot be an asset.
+
+    The size limit is checked before a byte is read, so a file over it costs nothing.
+    """
     file_type = file_type_of(path)
     try:
         stat = path.stat()
     except OSError as e:
         raise ExtractionError(f"cannot read file: {e.strerror or e}") from e
+    if not file_mode.S_ISREG(stat.st_mode):
+        raise ExtractionError("not a regular file: a named pipe, socket or device cannot be indexed")
     if stat.st_size == 0:
         raise ExtractionError("empty file (0 bytes)")
+    if max_file_mb is not None:
+        check_file_size(stat.st_size, max_file_mb)
     try:
         with path.open("rb") as f:
             head = f.read(1024)
@@ -113,12 +123,9 @@ def inspect(path: Path) -> Asset:
     except OSError as e:
         raise ExtractionError(f"cannot read file: {e.strerror or e}") from e
     suffix = path.suffix.lower()
-    # PDF allows junk before its header; every other signature sits in the first 16 bytes.
-    window = head if suffix == ".pdf" else head[:16]
-    magics = MAGIC.get(suffix, ())
-    if magics and not any(m in window for m in magics):
-        kind = suffix.lstrip(".").upper()
-        raise ExtractionError(f"not a {kind} file: its content does not match its extension")
+    if not _has_signature(suffix, head, MAGIC.get(suffix, ())):
+        raise ExtractionError(f"not {kind_of(suffix)}: the content is {looks_like(head)}, "
+                              f"which does not match the {suffix} extension")
     mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     return Asset(
         path=path,
@@ -128,3 +135,41 @@ def inspect(path: Path) -> Asset:
         size=stat.st_size,
         modified=datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc),
     )
+
+
+def _has_signature(suffix: str, head: bytes, magics: tuple[bytes, ...]) -> bool:
+    """PDF allows junk before its header; every other signature sits in the first 16 bytes."""
+    window = head if suffix == ".pdf" else head[:16]
+    return not magics or any(m in window for m in magics)
+
+
+def kind_of(suffix: str) -> str:
+    """What a file with this extension holds, in words: "a PDF document", "MP3 audio", "a JPEG image"."""
+    file_type = EXTENSIONS.get(suffix)
+    name = suffix.lstrip(".").upper()
+    name = {"JPG": "JPEG", "TIF": "TIFF"}.get(name, name)
+    if file_type is FileType.PDF:
+        return "a PDF document"
+    if file_type is FileType.SLIDES:
+        return "a PowerPoint deck"
+    if file_type is FileType.IMAGE:
+        return f"a {name} image"
+    return f"{name} {file_type.value if file_type else 'data'}"
+
+
+def looks_like(head: bytes) -> str:
+    """What the first bytes of a file say it is, for the reason given when they contradict its extension."""
+    if head.startswith(b"PK\x03\x04"):
+        return "a ZIP archive"  # a PowerPoint deck is one, and so are many other files
+    if any(m in head[:16] for m in _ISO_MEDIA):
+        return "an MP4/QuickTime media file"  # .mp4, .mov and .m4a share it
+    for suffix, magics in MAGIC.items():
+        if _has_signature(suffix, head, magics):
+            return kind_of(suffix)
+    try:  # a multi-byte character cut at the end of the sample is not a reason to call it binary
+        text = codecs.getincrementaldecoder("utf-8")().decode(head)
+    except UnicodeDecodeError:
+        return "unrecognised binary data"
+    if all(c.isprintable() or c in "\t\n\r\f" for c in text):
+        return "plain text"
+    return "unrecognised binary data"

@@ -2,7 +2,7 @@
 
 Decoding goes packet by packet: a damaged packet is skipped rather than
 ending the file, and decoding stops at max_seconds so a huge file cannot
-take all memory.
+take all memory; a file longer than the configured limit is refused whole.
 """
 
 from __future__ import annotations
@@ -17,10 +17,16 @@ import av
 import numpy as np
 
 from ingest.errors import ExtractionError
+from ingest.limits import check_duration
 
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000  # what Whisper and YAMNet take
+
+
+def ffmpeg_reason(error: Exception) -> str:
+    """FFmpeg's words for what is wrong, without its error number and the path the user already sees."""
+    return getattr(error, "strerror", None) or str(error)
 
 
 @contextmanager
@@ -28,7 +34,7 @@ def _open(path: Path) -> Iterator[av.container.InputContainer]:
     try:
         container = av.open(str(path), metadata_errors="ignore")
     except (av.error.FFmpegError, OSError) as e:
-        raise ExtractionError(f"corrupt or unreadable media file: {e}") from e
+        raise ExtractionError(f"corrupt or unreadable media file: {ffmpeg_reason(e)}") from e
     with container:
         yield container
 
@@ -87,7 +93,7 @@ def decode_audio(path: Path, sr: int = SAMPLE_RATE, max_seconds: float | None = 
             chunks += [out.to_ndarray()[0] for out in resampler.resample(None)]
         except av.error.FFmpegError as e:
             if not chunks:
-                raise ExtractionError(f"the audio cannot be decoded: {e}") from e
+                raise ExtractionError(f"the audio cannot be decoded: {ffmpeg_reason(e)}") from e
             log.warning("%s: audio decoding stopped after %.1f s: %s", path, decoded / sr, e)
     if skipped:
         log.warning("%s: skipped %d damaged audio packets", path, skipped)
@@ -95,3 +101,16 @@ def decode_audio(path: Path, sr: int = SAMPLE_RATE, max_seconds: float | None = 
         raise ExtractionError("the audio stream holds no decodable sound")
     audio = np.concatenate(chunks)
     return audio[:limit] if limit is not None else audio
+
+
+def decode_audio_within(path: Path, max_seconds: float, sr: int = SAMPLE_RATE) -> np.ndarray:
+    """All of the first audio stream, or ExtractionError naming the limit when it is longer than max_seconds.
+
+    The header's duration refuses a long file before decoding; headers can be
+    missing or wrong, so the decoded samples are held to the limit too, and
+    decoding stops a second past it.
+    """
+    check_duration(media_duration(path), max_seconds)
+    audio = decode_audio(path, sr, max_seconds=max_seconds + 1.0)
+    check_duration(len(audio) / sr, max_seconds)
+    return audio

@@ -8,6 +8,7 @@ segments linked to their page. Each page's first segment carries its thumbnail.
 from __future__ import annotations
 
 import io
+import logging
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -20,9 +21,12 @@ from PIL import Image
 from ingest.errors import ExtractionError
 from ingest.extraction import ExtractContext, Extraction
 from ingest.image import image_segments
+from ingest.limits import check_page_count
 from ingest.ocr import ocr_pdf_page, pdf_page_needs_ocr
 from ingest.thumbnails import pdf_page_thumbnail
 from omnidex.schema import Modality, Segment
+
+log = logging.getLogger(__name__)
 
 pymupdf.TOOLS.mupdf_display_errors(False)
 
@@ -35,13 +39,16 @@ def open_pdf(path: Path) -> pymupdf.Document:
     try:
         doc = pymupdf.open(path, filetype="pdf")
     except Exception as e:  # PyMuPDF raises several types for damaged files
-        raise ExtractionError(f"corrupt or unreadable PDF: {e}") from e
+        reason = str(e).replace(f" '{path}'", "")  # the path is shown beside the reason already
+        raise ExtractionError(f"corrupt or unreadable PDF: {reason}") from e
     if doc.needs_pass:
         doc.close()
         raise ExtractionError("encrypted PDF: a password is required to open it")
     if doc.page_count == 0:
         doc.close()
         raise ExtractionError("PDF has no pages")
+    if doc.is_repaired:
+        log.warning("%s is damaged: indexing what MuPDF could recover", path)
     return doc
 
 
@@ -60,6 +67,11 @@ def pdf_date(value: str | None) -> datetime | None:
 
 def extract_pdf(path: Path, ctx: ExtractContext) -> Extraction:
     doc = open_pdf(path)
+    try:
+        check_page_count(doc.page_count, ctx.settings.max_pages)
+    except ExtractionError:
+        doc.close()
+        raise
     info: dict[str, Any] = {"page_count": doc.page_count}
     meta = doc.metadata or {}
     if meta.get("title"):

@@ -19,6 +19,7 @@ from pptx.exc import PackageNotFoundError
 from ingest.errors import ExtractionError
 from ingest.extraction import ExtractContext, Extraction
 from ingest.image import image_segments
+from ingest.limits import check_page_count
 from ingest.thumbnails import pdf_page_thumbnail, thumbnail_jpeg
 from omnidex.schema import Modality, Segment
 
@@ -38,14 +39,18 @@ class SlideContent:
         return "\n\n".join(p for p in parts if p)
 
 
-def read_slides(path: Path) -> tuple[dict[str, Any], list[SlideContent]]:
-    """Everything textual in a deck, slide by slide, with the pictures' bytes."""
+def read_slides(path: Path, max_slides: int | None = None) -> tuple[dict[str, Any], list[SlideContent]]:
+    """Everything textual in a deck, slide by slide, with the pictures' bytes; a deck over max_slides is refused."""
     try:
         deck = Presentation(str(path))
-    except (PackageNotFoundError, KeyError, ValueError, OSError) as e:
+    except PackageNotFoundError as e:  # python-pptx's word for a file that is not a ZIP package
+        raise ExtractionError("corrupt or unreadable PowerPoint file: it is not a valid ZIP package") from e
+    except (KeyError, ValueError, OSError) as e:
         raise ExtractionError(f"corrupt or unreadable PowerPoint file: {e}") from e
     except Exception as e:  # zipfile.BadZipFile and lxml errors for damaged packages
         raise ExtractionError(f"corrupt or unreadable PowerPoint file: {type(e).__name__}: {e}") from e
+    if max_slides is not None:
+        check_page_count(len(deck.slides), max_slides, "slides")
     info: dict[str, Any] = {"slide_count": len(deck.slides)}
     props = deck.core_properties
     if props.title:
@@ -88,7 +93,7 @@ def _walk_shapes(shapes) -> Iterator[Any]:
 
 
 def extract_slides(path: Path, ctx: ExtractContext) -> Extraction:
-    info, slides = read_slides(path)
+    info, slides = read_slides(path, ctx.settings.max_pages)
     return Extraction(info=info, segments=_slide_segments(path, slides, ctx))
 
 

@@ -16,7 +16,8 @@ from ingest.audio import audio_segments
 from ingest.errors import ExtractionError
 from ingest.extraction import ExtractContext, Extraction
 from ingest.image import image_segments
-from ingest.media import decode_audio
+from ingest.limits import check_duration
+from ingest.media import decode_audio_within, ffmpeg_reason
 from omnidex.schema import Modality, Segment
 
 SAMPLE_EVERY_S = 0.5  # how often a decoded frame is looked at for shot changes
@@ -46,7 +47,7 @@ def probe_video(path: Path) -> dict[str, Any]:
                 "has_audio": bool(container.streams.audio),
             }
     except av.error.FFmpegError as e:
-        raise ExtractionError(f"corrupt or unreadable video: {e}") from e
+        raise ExtractionError(f"corrupt or unreadable video: {ffmpeg_reason(e)}") from e
 
 
 def _duration(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> float | None:
@@ -57,11 +58,13 @@ def _duration(container: av.container.InputContainer, stream: av.video.stream.Vi
     return None
 
 
-def iter_keyframes(path: Path, interval_s: float, min_frames: int, threshold: float) -> Iterator[Keyframe]:
+def iter_keyframes(path: Path, interval_s: float, min_frames: int, threshold: float,
+                   max_seconds: float | None = None) -> Iterator[Keyframe]:
     """Frames where the shot changes, at least one every interval_s and at least min_frames in all.
 
     Streams: frames are yielded as they are decoded, downscaled, and the pool of
-    spare frames kept for static clips is thinned so memory stays bounded.
+    spare frames kept for static clips is thinned so memory stays bounded. A clip
+    whose header did not tell its length is refused once a frame passes max_seconds.
     """
     spare: list[Keyframe] = []
     stride = 1  # keep every stride-th spare sample
@@ -78,6 +81,8 @@ def iter_keyframes(path: Path, interval_s: float, min_frames: int, threshold: fl
                 if frame.time is None or frame.time < next_sample:
                     continue
                 next_sample = frame.time + SAMPLE_EVERY_S
+                if max_seconds is not None:
+                    check_duration(frame.time, max_seconds)
                 small = frame.to_ndarray(format="gray", width=64, height=36)
                 hist = np.histogram(small, bins=32, range=(0, 255))[0].astype(np.float32)
                 hist /= max(hist.sum(), 1.0)
@@ -95,7 +100,7 @@ def iter_keyframes(path: Path, interval_s: float, min_frames: int, threshold: fl
                         spare, stride = spare[::2], stride * 2
     except av.error.FFmpegError as e:
         if not chosen:
-            raise ExtractionError(f"video frames cannot be decoded: {e}") from e
+            raise ExtractionError(f"video frames cannot be decoded: {ffmpeg_reason(e)}") from e
     if chosen < min_frames and spare:
         picks = np.linspace(0, len(spare) - 1, num=min(min_frames - chosen, len(spare))).round().astype(int)
         yield from (spare[i] for i in sorted(set(picks)))
@@ -109,12 +114,13 @@ def _scaled(width: int, height: int, max_px: int = 640) -> tuple[int, int]:
 
 def extract_video(path: Path, ctx: ExtractContext) -> Extraction:
     info = probe_video(path)
+    check_duration(info["duration"], ctx.settings.max_duration_s)
     return Extraction(info={k: v for k, v in info.items() if v is not None}, segments=_video_segments(path, info, ctx))
 
 
 def _video_segments(path: Path, info: dict[str, Any], ctx: ExtractContext) -> Iterator[Segment]:
     s = ctx.settings
-    keyframes = iter_keyframes(path, s.frame_interval_s, s.min_frames, s.scene_threshold)
+    keyframes = iter_keyframes(path, s.frame_interval_s, s.min_frames, s.scene_threshold, s.max_duration_s)
     posters: list[tuple[float, bytes]] = []  # (t, JPEG) of every keyframe, for the spans heard meanwhile
     while batch := list(islice(keyframes, FRAME_BATCH)):
         locators = [f"f{round(k.t * 1000)}" for k in batch]
@@ -126,7 +132,7 @@ def _video_segments(path: Path, info: dict[str, Any], ctx: ExtractContext) -> It
             yield segment
     if info["has_audio"]:
         posters.sort(key=lambda p: p[0])
-        for segment in audio_segments(decode_audio(path), ctx, locator_prefix="a:"):
+        for segment in audio_segments(decode_audio_within(path, s.max_duration_s), ctx, locator_prefix="a:"):
             # What was on screen when the span starts: the latest keyframe before it.
             shown = [jpeg for t, jpeg in posters if t <= (segment.t0 or 0.0)] or [p[1] for p in posters[:1]]
             segment.thumbnail = shown[-1] if shown else None
