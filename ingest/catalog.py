@@ -3,16 +3,23 @@
 SQLite in the data directory, written in small transactions. A file is marked
 `indexing` before its points are written and `indexed` after, so a run that
 was killed half-way is recognised and redone on the next run.
+
+Whenever a row stops holding an asset (the file changed, failed, moved or
+vanished), that asset is written to `retired` in the same transaction. The
+indexer later settles each retired asset (deletes its points when no file
+holds it any more, or points them at a file that still does) and only then
+removes it from `retired`, so a crash at any moment leaves a to-do list, never
+orphaned points.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 SCHEMA = """
@@ -30,6 +37,7 @@ CREATE TABLE IF NOT EXISTS files (
 );
 CREATE INDEX IF NOT EXISTS files_asset ON files(asset_id);
 CREATE INDEX IF NOT EXISTS files_status ON files(status);
+CREATE TABLE IF NOT EXISTS retired (asset_id TEXT PRIMARY KEY);
 """
 
 INDEXED = "indexed"
@@ -51,13 +59,15 @@ class FileRecord:
 
 
 class Catalog:
+    """Safe to share between threads: one connection, every statement under one lock."""
+
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(SCHEMA)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -70,33 +80,48 @@ class Catalog:
                 raise
             self._conn.execute("COMMIT")
 
-    def get_meta(self, key: str) -> str | None:
-        row = self._conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
-        return row[0] if row else None
+    def _rows(self, sql: str, params: tuple = ()) -> list[tuple]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
 
-    def set_meta(self, key: str, value: str) -> None:
+    # --- meta ---------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self._rows("SELECT value FROM meta WHERE key=?", (key,))
+        return rows[0][0] if rows else None
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        """None removes the key."""
         with self._tx() as c:
-            c.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+            _set_meta(c, key, value)
+
+    # --- files ----------------------------------------------------------------------
 
     def get(self, path: str) -> FileRecord | None:
-        row = self._conn.execute("SELECT * FROM files WHERE path=?", (path,)).fetchone()
-        return FileRecord(*row) if row else None
+        rows = self._rows("SELECT * FROM files WHERE path=?", (path,))
+        return FileRecord(*rows[0]) if rows else None
 
     def files(self, status: str | None = None) -> list[FileRecord]:
         if status is None:
-            rows = self._conn.execute("SELECT * FROM files ORDER BY path").fetchall()
+            rows = self._rows("SELECT * FROM files ORDER BY path")
         else:
-            rows = self._conn.execute("SELECT * FROM files WHERE status=? ORDER BY path", (status,)).fetchall()
+            rows = self._rows("SELECT * FROM files WHERE status=? ORDER BY path", (status,))
         return [FileRecord(*r) for r in rows]
 
     def paths_of_asset(self, asset_id: str, status: str = INDEXED) -> list[str]:
-        rows = self._conn.execute(
-            "SELECT path FROM files WHERE asset_id=? AND status=?", (asset_id, status)
-        ).fetchall()
+        rows = self._rows("SELECT path FROM files WHERE asset_id=? AND status=? ORDER BY path", (asset_id, status))
+        return [r[0] for r in rows]
+
+    def paths_under(self, root: str) -> list[str]:
+        """The root itself and every path below it (a range scan on the primary key, not LIKE)."""
+        prefix = root.rstrip("/") + "/"
+        upper = prefix[:-1] + chr(ord("/") + 1)
+        rows = self._rows("SELECT path FROM files WHERE path=? OR (path>=? AND path<?) ORDER BY path",
+                          (root, prefix, upper))
         return [r[0] for r in rows]
 
     def counts(self) -> dict[str, int]:
-        rows = self._conn.execute("SELECT status, COUNT(*) FROM files GROUP BY status").fetchall()
+        rows = self._rows("SELECT status, COUNT(*) FROM files GROUP BY status")
         return {status: n for status, n in rows}
 
     def record(
@@ -111,17 +136,72 @@ class Catalog:
         error: str | None = None,
         segments: int = 0,
     ) -> None:
-        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        """Write a file's row; the asset it held before (and a failed file's own asset) become retired."""
         with self._tx() as c:
-            c.execute(
-                "INSERT OR REPLACE INTO files(path, asset_id, size, mtime_ns, file_type, status, error,"
-                " segments, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (path, asset_id, size, mtime_ns, file_type, status, error, segments, now),
-            )
+            _release(c, path, keep=None if status == FAILED else asset_id)
+            if status == FAILED and asset_id:
+                _retire(c, asset_id)  # points written before the failure
+            _write_row(c, path, status, asset_id, size, mtime_ns, file_type, error, segments)
+
+    def move(self, old_path: str, new_path: str, *, asset_id: str, size: int, mtime_ns: int, file_type: str,
+             segments: int) -> None:
+        """A file reappeared under another name: the new row takes over the old one's asset in one step."""
+        with self._tx() as c:
+            _release(c, new_path, keep=asset_id)
+            _write_row(c, new_path, INDEXED, asset_id, size, mtime_ns, file_type, None, segments)
+            _release(c, old_path, keep=None)
+            c.execute("DELETE FROM files WHERE path=?", (old_path,))
 
     def forget(self, path: str) -> None:
         with self._tx() as c:
+            _release(c, path, keep=None)
             c.execute("DELETE FROM files WHERE path=?", (path,))
 
+    def restart_all(self, meta: Mapping[str, str | None]) -> int:
+        """Mark every indexed file as needing its points written again and update meta, atomically (reindex)."""
+        with self._tx() as c:
+            changed = c.execute("UPDATE files SET status=? WHERE status=?", (INDEXING, INDEXED)).rowcount
+            for key, value in meta.items():
+                _set_meta(c, key, value)
+        return changed
+
+    # --- retired assets -----------------------------------------------------------------
+
+    def retired(self) -> list[str]:
+        return [r[0] for r in self._rows("SELECT asset_id FROM retired ORDER BY asset_id")]
+
+    def settled(self, asset_id: str) -> None:
+        with self._tx() as c:
+            c.execute("DELETE FROM retired WHERE asset_id=?", (asset_id,))
+
     def close(self) -> None:
-        self._conn.close()
+        with self._lock:
+            self._conn.close()
+
+
+def _set_meta(c: sqlite3.Connection, key: str, value: str | None) -> None:
+    if value is None:
+        c.execute("DELETE FROM meta WHERE key=?", (key,))
+    else:
+        c.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+
+def _retire(c: sqlite3.Connection, asset_id: str) -> None:
+    c.execute("INSERT OR IGNORE INTO retired(asset_id) VALUES (?)", (asset_id,))
+
+
+def _release(c: sqlite3.Connection, path: str, keep: str | None) -> None:
+    """Retire the asset `path` holds now unless it is `keep`."""
+    row = c.execute("SELECT asset_id FROM files WHERE path=?", (path,)).fetchone()
+    if row and row[0] and row[0] != keep:
+        _retire(c, row[0])
+
+
+def _write_row(c: sqlite3.Connection, path: str, status: str, asset_id: str | None, size: int | None,
+               mtime_ns: int | None, file_type: str | None, error: str | None, segments: int) -> None:
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    c.execute(
+        "INSERT OR REPLACE INTO files(path, asset_id, size, mtime_ns, file_type, status, error, segments, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (path, asset_id, size, mtime_ns, file_type, status, error, segments, now),
+    )

@@ -2,31 +2,36 @@
 
 Every file ends in the catalog as `indexed` or `failed` with a reason; no
 error in one file stops the batch. Point ids derive from (content hash,
-locator), so running the same batch twice writes nothing new.
+locator), so running the same batch twice writes nothing new. A batch also
+reconciles its roots: files that vanished from under them leave the index,
+and a file that reappears elsewhere with the same content is moved, not
+extracted again. Points of assets no file holds any more are removed through
+the catalog's retired list, which survives a crash at any moment.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime, timezone
+import shutil
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 
 from encoders.bm25 import Bm25Encoder
-from ingest.catalog import FAILED, INDEXED, INDEXING, Catalog
+from ingest.audio import extract_audio
+from ingest.catalog import FAILED, INDEXED, INDEXING, Catalog, FileRecord
 from ingest.errors import ExtractionError
 from ingest.extraction import ExtractContext, Extraction
 from ingest.files import EXTENSIONS, discover, inspect
-from ingest.prefetch import prefetch
-from ingest.audio import extract_audio
 from ingest.image import extract_image
 from ingest.pdf import extract_pdf
+from ingest.prefetch import prefetch
 from ingest.slides import extract_slides
 from ingest.video import extract_video
-from omnidex.schema import Asset, FileType, Modality, Segment, point_id, segment_payload
+from omnidex.schema import Asset, FileType, Modality, Segment, ancestor_dirs, point_id, segment_payload
 from store.base import Filter, MatchValue, PointRecord, Store, VectorValue
 
 log = logging.getLogger(__name__)
@@ -42,12 +47,14 @@ EXTRACTORS: dict[FileType, Extractor] = {
 
 UNCHANGED = "unchanged"
 DUPLICATE = "duplicate"
+MOVED = "moved"
+REMOVED = "removed"
 
 
 @dataclass(frozen=True)
 class FileOutcome:
     path: Path
-    status: str  # indexed | unchanged | duplicate | failed
+    status: str  # indexed | unchanged | duplicate | moved | removed | failed
     segments: int = 0
     error: str | None = None
 
@@ -80,6 +87,10 @@ class Progress:
     def file_finished(self, outcome: FileOutcome) -> None:
         pass
 
+    def notice(self, message: str) -> None:
+        """Something the user must hear about (a model change that forces re-embedding)."""
+        log.warning("%s", message)
+
 
 def asset_filter(asset_id: str) -> Filter:
     return Filter(must=(MatchValue("asset_id", asset_id),))
@@ -105,7 +116,10 @@ class Indexer:
         self.exclude = exclude  # never index our own data directory
 
     def ingest(self, roots: Iterable[Path], progress: Progress | None = None) -> IngestReport:
+        """Bring the index in line with what is under `roots` now (files or folders, present or gone)."""
         progress = progress or Progress()
+        roots = [Path(r).expanduser().absolute() for r in roots]
+        self.settle_retired()  # left over from a run that was killed
         paths = list(discover(roots, {ext for ext, ft in EXTENSIONS.items() if ft in EXTRACTORS}, self.exclude))
         report = IngestReport()
         for n, path in enumerate(paths, 1):
@@ -113,13 +127,30 @@ class Indexer:
             outcome = self.ingest_file(path, progress)
             report.outcomes.append(outcome)
             progress.file_finished(outcome)
+        # After the files, so a file that moved within the roots is found at its new place first.
+        for gone in self._vanished(roots, {str(p) for p in paths}):
+            self.catalog.forget(gone)
+            self.settle_retired()
+            outcome = FileOutcome(Path(gone), REMOVED)
+            report.outcomes.append(outcome)
+            progress.file_finished(outcome)
         self.store.flush()
         return report
 
+    def _vanished(self, roots: list[Path], found: set[str]) -> list[str]:
+        """Catalogued files under the roots that discovery no longer finds."""
+        known = dict.fromkeys(p for root in roots for p in self.catalog.paths_under(str(root)))
+        return [p for p in known if p not in found]
+
     def ingest_file(self, path: Path, progress: Progress | None = None) -> FileOutcome:
+        try:
+            return self._ingest_file(path, progress or Progress())
+        finally:
+            self.settle_retired()
+
+    def _ingest_file(self, path: Path, progress: Progress) -> FileOutcome:
         key = str(path)
         previous = self.catalog.get(key)
-        old_asset = previous.asset_id if previous else None  # what this path held before, if anything
         try:
             stat = path.stat()
             if (
@@ -129,34 +160,49 @@ class Indexer:
                 and previous.mtime_ns == stat.st_mtime_ns
             ):
                 return FileOutcome(path, UNCHANGED, previous.segments)
-            asset = inspect(path)
+            asset = inspect(path, self.ctx.settings.max_file_mb)
         except (ExtractionError, OSError) as e:
-            return self._fail(key, old_asset, None, str(e))
+            return self._fail(key, None, str(e))
 
-        common = dict(asset_id=asset.asset_id, size=asset.size, mtime_ns=stat.st_mtime_ns,
-                      file_type=asset.file_type.value)
-        if previous is not None and previous.status == INDEXED and old_asset == asset.asset_id:
+        common = {"asset_id": asset.asset_id, "size": asset.size, "mtime_ns": stat.st_mtime_ns,
+                  "file_type": asset.file_type.value}
+        if previous is not None and previous.status == INDEXED and previous.asset_id == asset.asset_id:
             self.catalog.record(key, INDEXED, segments=previous.segments, **common)  # touched, not changed
             return FileOutcome(path, UNCHANGED, previous.segments)
         twin = self._indexed_twin(asset.asset_id, key)
         if twin is not None:
-            twin_record = self.catalog.get(twin)
-            segments = twin_record.segments if twin_record else 0
-            self.catalog.record(key, INDEXED, segments=segments, **common)
-            self._drop_if_orphaned(old_asset, asset.asset_id)
-            return FileOutcome(path, DUPLICATE, segments)
+            segments = twin.segments
+            if Path(twin.path).exists():  # a copy: both files now lead to the same points
+                self.catalog.record(key, INDEXED, segments=segments, **common)
+                return FileOutcome(path, DUPLICATE, segments)
+            self.catalog.move(twin.path, key, segments=segments, **common)  # settling repoints the payloads
+            return FileOutcome(path, MOVED, segments)
 
         self.catalog.record(key, INDEXING, **common)
         try:
-            written = self._write_segments(asset, progress or Progress())
+            written = self._write_segments(asset, progress)
         except ExtractionError as e:
-            return self._fail(key, old_asset, asset, str(e))
+            return self._fail(key, asset, str(e))
         except Exception as e:  # a decoder bug must not end the batch
             log.exception("unexpected error indexing %s", path)
-            return self._fail(key, old_asset, asset, f"unexpected error: {type(e).__name__}: {e}")
+            return self._fail(key, asset, f"unexpected error: {type(e).__name__}: {e}")
         self.catalog.record(key, INDEXED, segments=written, **common)
-        self._drop_if_orphaned(old_asset, asset.asset_id)
         return FileOutcome(path, INDEXED, written)
+
+    def settle_retired(self) -> None:
+        """Make the store agree with the catalog for every asset a file stopped holding.
+
+        No file holds it: its points and thumbnails go. Other files still do: its
+        points are made to show one of those (a renamed file, or the copy left behind).
+        """
+        for asset_id in self.catalog.retired():
+            holders = self.catalog.paths_of_asset(asset_id, INDEXED)
+            if holders:
+                self._show_path(asset_id, holders)
+            elif not self.catalog.paths_of_asset(asset_id, INDEXING):
+                self.store.delete(asset_filter(asset_id))
+                shutil.rmtree(self._thumbnail_folder(asset_id), ignore_errors=True)
+            self.catalog.settled(asset_id)
 
     def index_texts(self, documents: Iterable[tuple[str, str]], batch: int = 256) -> int:
         """Index (doc_id, text) pairs that are not files, e.g. an evaluation corpus; returns segments written.
@@ -165,7 +211,7 @@ class Indexer:
         """
         written = 0
         pending: list[tuple[Asset, Segment]] = []
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         for doc_id, text in documents:
             asset = Asset(Path(doc_id), doc_id, FileType.TEXT, "text/plain", len(text), now)
             for n, chunk in enumerate(self.ctx.chunker.split(text)):
@@ -216,27 +262,32 @@ class Indexer:
             payload["thumbnail"] = self._save_thumbnail(asset.asset_id, segment.locator, segment.thumbnail)
         return PointRecord(id=point_id(asset.asset_id, segment.locator), vectors=vectors, payload=payload)
 
+    def _thumbnail_folder(self, asset_id: str) -> Path:
+        return self.thumbnails_dir / asset_id[:2] / asset_id
+
     def _save_thumbnail(self, asset_id: str, locator: str, jpeg: bytes) -> str:
         """Thumbnails live as files beside the index; the payload keeps their path relative to it."""
-        relative = Path(asset_id[:2]) / asset_id / (re.sub(r"[^\w.-]", "_", locator) + ".jpg")
-        target = self.thumbnails_dir / relative
+        target = self._thumbnail_folder(asset_id) / (re.sub(r"[^\w.-]", "_", locator) + ".jpg")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(jpeg)
-        return str(relative)
+        return str(target.relative_to(self.thumbnails_dir))
 
-    def _indexed_twin(self, asset_id: str, path: str) -> str | None:
-        """Another indexed file with the same content that still exists (a copy)."""
-        for other in self.catalog.paths_of_asset(asset_id):
-            if other != path and Path(other).exists():
-                return other
-        return None
+    def _indexed_twin(self, asset_id: str, path: str) -> FileRecord | None:
+        """Another indexed file with the same content: a copy if it still exists, else the file before a move."""
+        others = [r for r in map(self.catalog.get, self.catalog.paths_of_asset(asset_id)) if r and r.path != path]
+        return next((r for r in others if Path(r.path).exists()), others[0] if others else None)
 
-    def _drop_if_orphaned(self, old_asset_id: str | None, current_asset_id: str | None) -> None:
-        """Remove an asset's points once no indexed file holds that content any more."""
-        if old_asset_id and old_asset_id != current_asset_id and not self.catalog.paths_of_asset(old_asset_id):
-            self.store.delete(asset_filter(old_asset_id))
+    def _show_path(self, asset_id: str, holders: list[str]) -> None:
+        """Point an asset's segments at a file that holds it, unless they already show one."""
+        sample, _ = self.store.scroll(asset_filter(asset_id), limit=1)
+        if not sample or sample[0].payload.get("path") in holders:
+            return
+        path = Path(holders[0])
+        self.store.set_payload(asset_filter(asset_id),
+                               {"path": str(path), "file_name": path.name, "dirs": ancestor_dirs(path)})
 
-    def _fail(self, key: str, old_asset_id: str | None, asset: Asset | None, reason: str) -> FileOutcome:
+    def _fail(self, key: str, asset: Asset | None, reason: str) -> FileOutcome:
+        """Record the reason; the catalog retires what the file held and any points this attempt wrote."""
         self.catalog.record(
             key,
             FAILED,
@@ -245,9 +296,6 @@ class Indexer:
             file_type=asset.file_type.value if asset else None,
             error=reason,
         )
-        if asset is not None and not self.catalog.paths_of_asset(asset.asset_id):
-            self.store.delete(asset_filter(asset.asset_id))  # partial points of this attempt
-        self._drop_if_orphaned(old_asset_id, None)
         return FileOutcome(Path(key), FAILED, error=reason)
 
 

@@ -1,4 +1,4 @@
-"""The `omnidex` command: ingest, search, status and serve."""
+"""The `omnidex` command: ingest, watch, reindex, search, status and serve."""
 
 from __future__ import annotations
 
@@ -7,16 +7,16 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from ingest.indexer import FileOutcome, Progress
+from ingest.indexer import FileOutcome, IngestReport, Progress
 from omnidex.schema import FileType
 
 
 def _date(value: str) -> datetime:
     parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,6 +27,17 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = sub.add_parser("ingest", help="index files and folders")
     ingest.add_argument("paths", nargs="+", type=Path)
     ingest.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    watch = sub.add_parser("watch", help="index files and folders, then keep the index in step as files change")
+    watch.add_argument("paths", nargs="+", type=Path)
+    watch.add_argument("--poll", action="store_true",
+                       help="poll instead of inotify (network file systems; automatic when inotify limits are hit)")
+    watch.add_argument("--interval", type=float, default=2.0, help="seconds between polls (default 2)")
+    watch.add_argument("--quiet-seconds", type=float, default=1.0,
+                       help="wait this long after the last change before indexing (default 1)")
+
+    reindex = sub.add_parser("reindex", help="re-embed every indexed file with the configured models")
+    reindex.add_argument("--quiet", action="store_true", help="no progress bar")
 
     search = sub.add_parser("search", help="search the index")
     search.add_argument("query")
@@ -63,32 +74,91 @@ def main(argv: list[str] | None = None) -> int:
         return _eval(args)
 
     from omnidex.config import Settings
-    from omnidex.service import Omnidex
+    from omnidex.service import ModelMismatch, Omnidex
+    from store.edge import StoreLocked
 
     app = Omnidex(Settings())
     try:
         if args.command == "ingest":
             return _ingest(app, args)
+        if args.command == "watch":
+            return _watch(app, args)
+        if args.command == "reindex":
+            return _reindex(app, args)
         if args.command == "search":
             return _search(app, args)
         return _status(app, args)
+    except (ModelMismatch, StoreLocked) as e:
+        print(f"omnidex: {e}", file=sys.stderr)
+        return 2
     finally:
         app.close()
 
 
-def _ingest(app, args: argparse.Namespace) -> int:
-    missing = [p for p in args.paths if not p.exists()]
-    for p in missing:
-        print(f"omnidex: no such file or folder: {p}", file=sys.stderr)
-    progress = TqdmProgress(disabled=args.quiet)
-    report = app.ingest([p for p in args.paths if p.exists()], progress)
-    progress.close()
-    print(
+def _existing(paths: list[Path]) -> list[Path]:
+    """A mistyped path is reported, never taken as "everything under it was deleted"."""
+    for p in paths:
+        if not p.exists():
+            print(f"omnidex: no such file or folder: {p}", file=sys.stderr)
+    return [p for p in paths if p.exists()]
+
+
+def _summary(report: IngestReport) -> str:
+    return (
         f"{report.count('indexed')} indexed ({report.points_written} segments), "
         f"{report.count('unchanged')} unchanged, {report.count('duplicate')} duplicates, "
-        f"{report.count('failed')} failed"
+        f"{report.count('moved')} moved, {report.count('removed')} removed, {report.count('failed')} failed"
     )
-    return 1 if missing else 0
+
+
+def _ingest(app, args: argparse.Namespace) -> int:
+    paths = _existing(args.paths)
+    progress = TqdmProgress(disabled=args.quiet)
+    report = app.ingest(paths, progress)
+    progress.close()
+    print(_summary(report))
+    return 0 if len(paths) == len(args.paths) else 1
+
+
+def _reindex(app, args: argparse.Namespace) -> int:
+    progress = TqdmProgress(disabled=args.quiet)
+    report = app.reindex(progress=progress)
+    progress.close()
+    print(_summary(report))
+    return 0
+
+
+def _watch(app, args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from ingest.watch import Watcher
+
+    paths = _existing(args.paths)
+    if not paths:
+        return 1
+    print(_summary(app.ingest(paths, TqdmProgress(disabled=True))), flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def report_batch(report: IngestReport) -> None:
+        for outcome in report.outcomes:
+            if outcome.status != "unchanged":
+                reason = f": {outcome.error}" if outcome.error else ""
+                print(f"{outcome.status}: {outcome.path}{reason}", flush=True)
+
+    watcher = Watcher(paths, app.ingest, quiet_s=args.quiet_seconds, poll=args.poll, poll_interval_s=args.interval,
+                      exclude=[app.settings.data_dir], on_batch=report_batch,
+                      on_notice=lambda message: print(f"omnidex: {message}", file=sys.stderr, flush=True))
+    with watcher:
+        how = f"polling every {args.interval:g} s" if watcher.polling else "inotify"
+        print(f"watching {len(paths)} path(s) ({how}); Ctrl-C stops", flush=True)
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+    return 0
 
 
 class TqdmProgress(Progress):
@@ -115,6 +185,9 @@ class TqdmProgress(Progress):
         if outcome.error:
             self._tqdm.write(f"failed: {outcome.path}: {outcome.error}", file=sys.stderr)
 
+    def notice(self, message: str) -> None:
+        self._tqdm.write(f"omnidex: {message}", file=sys.stderr)
+
     def close(self) -> None:
         self.segments.close()
         self.files.close()
@@ -122,7 +195,6 @@ class TqdmProgress(Progress):
 
 def _search(app, args: argparse.Namespace) -> int:
     from retrieval.filters import SearchFilters
-
     from retrieval.query import QuerySyntaxError
 
     filters = SearchFilters(tuple(args.types or ()), args.folder, args.after, args.before)

@@ -80,15 +80,25 @@ class Settings(BaseSettings):
     min_relevance: float = 0.2  # results scoring below this are not shown, however few remain
     rerank_model: str | None = "ms-marco-minilm-l12"
     rerank_top_k: int = 30
-    rerank_weight: float = 0.5  # share of the cross-encoder in the final score
+    rerank_weight: float = 0.25  # share of the cross-encoder in the final score's log-odds
     diversity: float = 0.0  # MMR trade-off; 0.3 spreads results over more distinct content
+
+    # Question answering (qa/). With llm_base_url set (Ollama, vLLM, llama.cpp server, OpenAI), answers are
+    # generated from the retrieved passages; without it they are extracted from them.
+    llm_base_url: str | None = None
+    llm_model: str = "llama3.1"
+    llm_api_key: str | None = None
+    answer_passages: int = 6  # retrieved passages an answer is drawn from
 
     # Ingestion.
     write_batch_size: int = 32  # segments embedded and upserted together
     # Texts per encoder call. Small batches won on 2 cores (bge-small int8: 74 chunks/s at 8,
     # 61 at 32, 49 at 64); on a GPU raise it.
     encode_batch_size: int = 8
+    # Files over a limit are skipped whole and listed with the limit they hit (`omnidex status --failed`).
     max_file_mb: int = 2048
+    max_pages: int = Field(default=20_000, gt=0, description="most PDF pages or slides in one file")
+    max_duration_s: float = Field(default=4 * 3600, gt=0, description="longest audio or video, in seconds")
 
     @property
     def store_path(self) -> Path:

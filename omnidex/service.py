@@ -6,6 +6,8 @@ model and opens the store exactly once.
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
@@ -17,7 +19,8 @@ from PIL import Image
 from encoders.base import TextEncoder
 from encoders.bm25 import Bm25Encoder
 from encoders.hub import ModelHub
-from ingest.catalog import Catalog
+from encoders.versions import model_versions
+from ingest.catalog import INDEXING, Catalog
 from ingest.chunking import TextChunker
 from ingest.extraction import ExtractContext
 from ingest.indexer import Indexer, IngestReport, Progress
@@ -30,16 +33,26 @@ from retrieval.filters import SearchFilters
 from retrieval.fusion import Fuser, FusionMode
 from retrieval.query import parse_query
 from retrieval.search import QueryVectors, RetrievalConfig, Searcher, SearchHit, SearchMode, SearchRequest
-from store.base import Schema, Store
+from store.base import Filter, MatchValue, Schema, Store
 
 
 class ModelMismatch(RuntimeError):
     """The index holds vectors from another model; mixing them would silently ruin search."""
 
 
+# Catalog meta keys: the models the stored vectors came from, and a reindex in progress
+# ("recreate": the old vectors are still to be dropped; "resume": files are being re-embedded).
+MODELS_META = "models"
+REINDEX_META = "reindex"
+CALIBRATION_META = "calibration"
+LEGACY_TEXT_MODEL_META = "text_model"
+
+
 class Omnidex:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
+        self._store: Store | None = None
+        self._store_lock = threading.RLock()  # a UI thread searching while another ingests must share one store
 
     # --- components, each built on first use -------------------------------------
 
@@ -60,14 +73,23 @@ class Omnidex:
     def catalog(self) -> Catalog:
         return Catalog(self.settings.catalog_path)
 
-    @cached_property
+    @property
     def store(self) -> Store:
-        self._check_model()
+        """Opened on first use, after checking that the index was built with the configured models."""
+        with self._store_lock:
+            if self._store is None:
+                self._check_models()
+                self._store = self._open_store()
+                if self.catalog.get_meta(MODELS_META) is None:
+                    self.catalog.set_meta(MODELS_META, json.dumps(model_versions(self.settings)))
+            return self._store
+
+    def _open_store(self, recreate: bool = False) -> Store:
         dense = {"text": self.text_encoder.dim}
         if self.models.clip is not None:
             dense["clip"] = self.models.clip.dim
         schema = Schema(dense=dense, sparse=("bm25",), payload_indexes=PAYLOAD_INDEXES)
-        return open_store(self.settings, schema)
+        return open_store(self.settings, schema, recreate=recreate)
 
     @cached_property
     def indexer(self) -> Indexer:
@@ -97,13 +119,62 @@ class Omnidex:
 
     @cached_property
     def calibration(self) -> CalibrationCache:
-        return CalibrationCache(self.store, self.text_encoder, lambda: self.catalog.get_meta("calibration"),
-                                lambda value: self.catalog.set_meta("calibration", value))
+        return CalibrationCache(self.store, self.text_encoder, lambda: self.catalog.get_meta(CALIBRATION_META),
+                                lambda value: self.catalog.set_meta(CALIBRATION_META, value))
 
     # --- what callers do ------------------------------------------------------------
 
     def ingest(self, paths: Iterable[Path], progress: Progress | None = None) -> IngestReport:
+        """Index new and changed files under `paths`, drop vanished ones; re-embeds everything first when the
+        configured models differ from the ones the index was built with (and says so through `progress`)."""
+        paths = list(paths)
+        if self.model_changes() or self.catalog.get_meta(REINDEX_META):
+            return self.reindex(paths, progress)
         return self.indexer.ingest(paths, progress)
+
+    def reindex(self, folders: Iterable[Path] = (), progress: Progress | None = None) -> IngestReport:
+        """Re-embed every catalogued file with the configured models (`omnidex reindex`), then index `folders`.
+
+        Crash-safe: the catalog first marks every file for redoing and records the new models, then the
+        old vectors are dropped, then files are redone; a rerun resumes where a killed one stopped.
+        """
+        progress = progress or Progress()
+        changes = self.model_changes()
+        state = self.catalog.get_meta(REINDEX_META)
+        with self._store_lock:
+            if state is None or changes:
+                files = len(self.catalog.files()) - self.catalog.counts().get("failed", 0)
+                reason = f"the models changed ({'; '.join(changes)})" if changes else "reindex requested"
+                progress.notice(f"{reason}: re-embedding all {files} indexed files in {self.settings.data_dir}")
+                self.catalog.restart_all({MODELS_META: json.dumps(model_versions(self.settings)),
+                                          REINDEX_META: "recreate", CALIBRATION_META: None})
+                state = "recreate"
+            else:
+                left = self.catalog.counts().get(INDEXING, 0)
+                progress.notice(f"resuming an interrupted reindex: {left} files left to re-embed")
+            if state == "recreate":
+                self._drop_store()
+                self._store = self._open_store(recreate=True)
+                self.catalog.set_meta(REINDEX_META, "resume")
+        report = self.indexer.ingest([Path(r.path) for r in self.catalog.files(INDEXING)], progress)
+        self.catalog.set_meta(REINDEX_META, None)
+        folders = list(folders)
+        if folders:
+            report.outcomes += self.indexer.ingest(folders, progress).outcomes
+        return report
+
+    def model_changes(self) -> list[str]:
+        """How the configured models differ from those that made the stored vectors ("text model: a → b")."""
+        recorded_json = self.catalog.get_meta(MODELS_META)
+        wanted = model_versions(self.settings)
+        if recorded_json is None:  # a new index, or one from before versions were recorded (text model name only)
+            legacy = self.catalog.get_meta(LEGACY_TEXT_MODEL_META)
+            if legacy in (None, self.settings.text_model):
+                return []
+            return [f"text model: {legacy} → {wanted['text model']}"]
+        recorded = json.loads(recorded_json)
+        return [f"{role}: {recorded.get(role, 'none')} → {value}" for role, value in wanted.items()
+                if recorded.get(role, "none") != value]
 
     def search(self, query: str, filters: SearchFilters = SearchFilters(), limit: int | None = None,
                mode: SearchMode = SearchMode.RERANK, group: bool = True, cutoff: bool = True,
@@ -149,6 +220,7 @@ class Omnidex:
             "data_dir": str(self.settings.data_dir.resolve()),
             "backend": "qdrant-server" if self.settings.qdrant_url else "qdrant-edge",
             "text_model": self.settings.text_model,
+            "models": json.loads(self.catalog.get_meta(MODELS_META) or "{}"),
             "files": self.catalog.counts(),
             "points": store.count(),
             "by_file_type": store.facet("file_type"),
@@ -156,21 +228,41 @@ class Omnidex:
         }
 
     def close(self) -> None:
-        if "store" in self.__dict__:
-            self.store.close()
+        self._drop_store()
         if "catalog" in self.__dict__:
             self.catalog.close()
 
-    def _check_model(self) -> None:
-        recorded = self.catalog.get_meta("text_model")
-        wanted = self.settings.text_model
-        if recorded is None:
-            self.catalog.set_meta("text_model", wanted)
-        elif recorded != wanted:
+    def _drop_store(self) -> None:
+        """Close the store and forget everything built on it."""
+        with self._store_lock:
+            for name in ("indexer", "searcher", "calibration"):
+                self.__dict__.pop(name, None)
+            store, self._store = self._store, None
+            if store is not None:
+                store.close()
+
+    def _check_models(self) -> None:
+        """Searching vectors made by another model with this one's queries would return plausible nonsense."""
+        changes = self.model_changes()
+        if changes or self.catalog.get_meta(REINDEX_META) == "recreate":
             raise ModelMismatch(
-                f"the index in {self.settings.data_dir} was built with text model {recorded!r}, "
-                f"but {wanted!r} is configured; set OMNIDEX_TEXT_MODEL={recorded} or use a new data directory"
+                f"the index in {self.settings.data_dir} was built with other models than the configured ones"
+                f" ({'; '.join(changes) or 'an interrupted reindex'}). Run `omnidex reindex` (or `omnidex ingest`)"
+                " to re-embed everything with the configured models, or configure the recorded ones again."
             )
+
+    # --- what the browser UI needs besides search -------------------------------------
+
+    def segments_of(self, asset_id: str, page: int | None = None, limit: int = 4096) -> list[SearchHit]:
+        """One file's segments (or one page's), unordered: the page image of a hit that is not the page's first
+        chunk, the transcript around a moment."""
+        must = [MatchValue("asset_id", asset_id)] + ([MatchValue("page", page)] if page is not None else [])
+        points, _ = self.store.scroll(Filter(must=tuple(must)), limit=limit)
+        return [SearchHit.from_point(p, "") for p in points]
+
+    def counts(self, key: str, filters: SearchFilters = SearchFilters()) -> dict[Any, int]:
+        """Segments per value of an indexed payload field (file_type, modality, tags), under the filters."""
+        return self.store.facet(key, filters.to_store_filter())
 
 
 def _mix(a: np.ndarray, b: np.ndarray, weight_b: float) -> np.ndarray:
@@ -178,16 +270,19 @@ def _mix(a: np.ndarray, b: np.ndarray, weight_b: float) -> np.ndarray:
     return (mixed / max(float(np.linalg.norm(mixed)), 1e-12)).astype(np.float32)
 
 
-def open_store(settings: Settings, schema: Schema) -> Store:
-    """A Qdrant server when QDRANT_URL is set, else the embedded engine in the data directory."""
+def open_store(settings: Settings, schema: Schema, recreate: bool = False) -> Store:
+    """A Qdrant server when QDRANT_URL is set, else the embedded engine in the data directory.
+
+    recreate: drop the collection first (a reindex for other models).
+    """
     if settings.qdrant_url:
         from qdrant_client import QdrantClient
 
         from store.server import ServerStore
 
         client = QdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key)
-        return ServerStore(client, settings.collection, schema, rrf_k=settings.rrf_k)
+        return ServerStore(client, settings.collection, schema, rrf_k=settings.rrf_k, recreate=recreate)
     from store.edge import EdgeStore
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return EdgeStore(settings.store_path, schema, rrf_k=settings.rrf_k)
+    return EdgeStore(settings.store_path, schema, rrf_k=settings.rrf_k, recreate=recreate)

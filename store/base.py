@@ -143,6 +143,9 @@ class Store(Protocol):
 
     def delete(self, flt: Filter) -> None: ...
 
+    def set_payload(self, flt: Filter, payload: dict[str, Any]) -> None:
+        """Overwrite these payload keys (others stay) on every point matching a non-empty filter."""
+
     def search(
         self,
         using: str,

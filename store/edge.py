@@ -1,14 +1,22 @@
 """Store on the embedded Qdrant engine (qdrant-edge-py): no server process.
 
-One EdgeShard per data directory. The shard holds a lock on its WAL, so a
-path can be open once per process at a time; close() releases it.
+One EdgeShard per data directory, used by one process at a time: a lock file
+beside the shard (flock, released by the kernel even when the holder is killed)
+records who holds it, so a second process is told which one to stop, or to
+use a Qdrant server instead. Within the holding process the shard serves
+searches while another thread writes.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
+import shlex
+import shutil
+import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import qdrant_edge as qe
@@ -123,24 +131,75 @@ def _is_empty_sparse(value: VectorValue) -> bool:
     return isinstance(value, SparseVector) and not value.indices
 
 
+# --- one process per shard ---------------------------------------------------------
+
+
+class StoreLocked(RuntimeError):
+    """Another process has the embedded store open."""
+
+
+class ProcessLock:
+    """An exclusive flock on `path` that also records the holder's PID and command line."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file: IO[str] | None = open(path, "a+")  # noqa: SIM115 - held open as long as the lock
+        try:
+            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._file.seek(0)
+            holder = self._file.read().strip() or "unknown"
+            self._file.close()
+            self._file = None
+            raise StoreLocked(
+                f"the index in {path.parent} is in use by another process ({holder}). The embedded store can be "
+                "open in only one process at a time: stop that process, or run a Qdrant server "
+                "(`docker compose up -d qdrant`, see docker-compose.yml) and set QDRANT_URL=http://localhost:6333 "
+                "for every process that shares the index."
+            ) from None
+        self._file.seek(0)
+        self._file.truncate()
+        self._file.write(f"PID {os.getpid()}: {shlex.join(sys.orig_argv)}\n")
+        self._file.flush()
+
+    def release(self) -> None:
+        file, self._file = self._file, None
+        if file is not None:
+            file.seek(0)
+            file.truncate()
+            fcntl.flock(file, fcntl.LOCK_UN)
+            file.close()
+
+
 # --- the store ---------------------------------------------------------------------
 
 
 class EdgeStore:
-    """Store backed by an EdgeShard living in `path`."""
+    """Store backed by an EdgeShard living in `path`; `recreate` drops what is there first (a reindex)."""
 
-    def __init__(self, path: Path, schema: Schema, *, rrf_k: int | None = None) -> None:
+    def __init__(self, path: Path, schema: Schema, *, rrf_k: int | None = None, recreate: bool = False) -> None:
         self.path = Path(path)
         self.schema = schema
         self.rrf_k = DEFAULT_RRF_K if rrf_k is None else rrf_k
-        config = self._config(schema)
+        self._lock = ProcessLock(self.path.with_name(self.path.name + ".lock"))
+        self._shard: qe.EdgeShard | None = None
+        try:
+            self._shard = self._open(recreate)
+            self._ensure_payload_indexes()
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, recreate: bool) -> qe.EdgeShard:
+        config = self._config(self.schema)
+        if recreate and self.path.exists():
+            shutil.rmtree(self.path)
         if self._has_shard(self.path):
             # Passing the config makes load() verify that vector names/sizes match.
-            self._shard: qe.EdgeShard | None = qe.EdgeShard.load(str(self.path), config)
-        else:
-            self.path.mkdir(parents=True, exist_ok=True)
-            self._shard = qe.EdgeShard.create(str(self.path), config)
-        self._ensure_payload_indexes()
+            return qe.EdgeShard.load(str(self.path), config)
+        self.path.mkdir(parents=True, exist_ok=True)
+        return qe.EdgeShard.create(str(self.path), config)
 
     @staticmethod
     def _has_shard(path: Path) -> bool:
@@ -206,6 +265,11 @@ class EdgeStore:
             # An empty filter matches everything; refuse rather than wipe the index.
             raise ValueError("delete() needs a non-empty filter")
         self.shard.update(qe.UpdateOperation.delete_points_by_filter(_filter(flt)))
+
+    def set_payload(self, flt: Filter, payload: dict[str, Any]) -> None:
+        if flt.is_empty():
+            raise ValueError("set_payload() needs a non-empty filter")
+        self.shard.update(qe.UpdateOperation.set_payload_by_filter(_filter(flt), normalize_payload(payload)))
 
     # --- reads ------------------------------------------------------------------
 
@@ -306,6 +370,7 @@ class EdgeStore:
         if shard is not None:
             shard.flush()
             shard.close()
+        self._lock.release()
 
     def __enter__(self) -> EdgeStore:
         return self

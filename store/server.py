@@ -126,14 +126,18 @@ class ServerStore:
     """
 
     def __init__(
-        self, client: QdrantClient, collection: str, schema: Schema, *, rrf_k: int | None = None
+        self, client: QdrantClient, collection: str, schema: Schema, *, rrf_k: int | None = None,
+        recreate: bool = False,
     ) -> None:
+        """recreate: drop the collection first (a reindex for other models)."""
         self.client = client
         self.collection = collection
         self.schema = schema
         # None keeps the plain FusionQuery, which every server version accepts
         # (k = 2 server-side); an explicit k needs Qdrant >= 1.16.
         self.rrf_k = rrf_k
+        if recreate and client.collection_exists(collection):
+            client.delete_collection(collection)
         if client.collection_exists(collection):
             self._check_schema()
         else:
@@ -216,6 +220,12 @@ class ServerStore:
         self.client.delete(
             self.collection, points_selector=models.FilterSelector(filter=_filter(flt)), wait=True
         )
+
+    def set_payload(self, flt: Filter, payload: dict[str, Any]) -> None:
+        if flt.is_empty():
+            raise ValueError("set_payload() needs a non-empty filter")
+        self.client.set_payload(self.collection, normalize_payload(payload),
+                                points=models.FilterSelector(filter=_filter(flt)), wait=True)
 
     # --- reads ------------------------------------------------------------------
 

@@ -1,0 +1,74 @@
+"""Searching while ingestion runs in the same process; a second process on the same embedded store."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from ingest.indexer import IngestReport
+from omnidex.service import Omnidex
+from retrieval.search import SearchMode
+from tests.conftest import make_settings, write_pdf
+
+
+def test_searches_keep_working_while_ingestion_runs(tmp_path: Path) -> None:
+    anchor = write_pdf(tmp_path / "first" / "springs.pdf", ["Hot springs steam beside the basalt columns."])
+    first = Omnidex(make_settings(tmp_path / "data"))
+    first.ingest([anchor.parent])
+    first.close()
+    batch = tmp_path / "batch"
+    for n in range(10):
+        write_pdf(batch / f"report{n}.pdf", [f"Report {n} on orchard irrigation, section {s}. " * 20 for s in range(3)])
+
+    app = Omnidex(make_settings(tmp_path / "data"))  # nothing built yet: both threads race to open the store
+    reports: list[IngestReport] = []
+    errors: list[Exception] = []
+
+    def ingest() -> None:
+        try:
+            reports.append(app.ingest([batch]))
+        except Exception as e:  # noqa: BLE001 - handed to the main thread, which asserts there were none
+            errors.append(e)
+
+    worker = threading.Thread(target=ingest)
+    try:
+        worker.start()
+        during = 0
+        while worker.is_alive():
+            hits = app.search("steam from hot springs near basalt", mode=SearchMode.HYBRID)
+            assert hits and hits[0].path == str(anchor)
+            during += worker.is_alive()
+        worker.join()
+        assert errors == []
+        assert during >= 3, f"only {during} searches overlapped the ingestion"
+        assert reports[0].count("indexed") == 10 and not reports[0].failures
+        assert app.store.count() == 1 + reports[0].points_written
+        assert app.search("orchard irrigation report 7", mode=SearchMode.HYBRID)
+    finally:
+        worker.join()
+        app.close()
+
+
+def test_a_second_process_is_told_who_holds_the_store(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    holder = Omnidex(make_settings(data))
+    holder.store.count()  # opened: this process holds the embedded store
+    env = {**os.environ, "OMNIDEX_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1"}
+    try:
+        result = subprocess.run([sys.executable, "-m", "omnidex.cli", "status"], env=env, capture_output=True,
+                                text=True, timeout=300, check=False)
+    finally:
+        holder.close()
+    assert result.returncode == 2, result.stderr
+    assert f"PID {os.getpid()}" in result.stderr and "pytest" in result.stderr  # who holds it, and what it is
+    assert "QDRANT_URL" in result.stderr and "docker compose" in result.stderr  # what to do instead
+    assert "Traceback" not in result.stderr
+
+    after = Omnidex(make_settings(data))  # closing released it
+    try:
+        assert after.store.count() == 0
+    finally:
+        after.close()
