@@ -12,6 +12,7 @@ relevance cutoff (retrieval/search.py) work on these z-scores.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -38,6 +39,8 @@ PROBE_QUERIES = (
 )
 MIN_SAMPLE = 8
 SAMPLE_SIZE = 256
+LARGE_COLLECTION = 10_000  # segments; from here on the count is checked every RECHECK_S, not on every search
+RECHECK_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -115,14 +118,23 @@ class CalibrationCache:
     """
 
     def __init__(self, store: Store, encoder: TextEncoder, load: Callable[[], str | None],
-                 save: Callable[[str], None]) -> None:
+                 save: Callable[[str], None], recheck_s: float = RECHECK_S) -> None:
         self.store = store
         self.encoder = encoder
         self._load = load
         self._save = save
+        self.recheck_s = recheck_s
         self._fitted: tuple[int, Calibration] | None = None
+        self._checked_at = float("-inf")
 
     def __call__(self) -> Calibration:
+        # Counting a large collection costs milliseconds on every search; and it cannot
+        # move by a quarter within seconds, so a large fit is trusted for a while.
+        now = time.monotonic()
+        if (self._fitted is not None and self._fitted[0] >= LARGE_COLLECTION
+                and now - self._checked_at < self.recheck_s):
+            return self._fitted[1]
+        self._checked_at = now
         count = self.store.count()
         if self._fitted is None and (saved := self._load()):
             data = json.loads(saved)

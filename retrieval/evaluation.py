@@ -12,12 +12,17 @@ import json
 import math
 import statistics
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from omnidex.config import Settings
 from retrieval.search import SearchMode
+
+if TYPE_CHECKING:
+    from omnidex.service import Omnidex
 
 
 @dataclass
@@ -70,25 +75,32 @@ def mrr_at(ranked: list[str], relevant: dict[str, int], k: int = 10) -> float:
 def evaluate(dataset_dir: Path, modes: list[SearchMode], settings: Settings | None = None
              ) -> dict[str, dict[str, float]]:
     """{mode: {metric: value}} for each mode, on a fresh scratch index of the dataset's corpus."""
+    dataset = load_beir(dataset_dir)
+    results = {}
+    with scratch_index(dataset, settings) as app:
+        for mode in modes:
+            per_query = {"ndcg@10": [], "recall@10": [], "recall@100": [], "mrr@10": []}
+            for qid, relevant in dataset.qrels.items():
+                hits = app.search(dataset.queries[qid], limit=100, mode=mode, group=True, cutoff=False)
+                ranked = [h.asset_id for h in hits]
+                per_query["ndcg@10"].append(ndcg_at(ranked, relevant))
+                per_query["recall@10"].append(recall_at(ranked, relevant, 10))
+                per_query["recall@100"].append(recall_at(ranked, relevant, 100))
+                per_query["mrr@10"].append(mrr_at(ranked, relevant))
+            results[mode.value] = {m: round(statistics.fmean(v), 4) for m, v in per_query.items()}
+    return results
+
+
+@contextmanager
+def scratch_index(dataset: BeirDataset, settings: Settings | None = None) -> Iterator[Omnidex]:
+    """An Omnidex over a temporary index of the dataset's corpus, removed afterwards."""
     from omnidex.service import Omnidex
 
-    dataset = load_beir(dataset_dir)
     base = settings or Settings()
     with tempfile.TemporaryDirectory(prefix="omnidex-eval-") as scratch:
         app = Omnidex(base.model_copy(update={"data_dir": Path(scratch)}))
         try:
             app.indexer.index_texts(dataset.corpus.items())
-            results = {}
-            for mode in modes:
-                per_query = {"ndcg@10": [], "recall@10": [], "recall@100": [], "mrr@10": []}
-                for qid, relevant in dataset.qrels.items():
-                    hits = app.search(dataset.queries[qid], limit=100, mode=mode, group=True, cutoff=False)
-                    ranked = [h.asset_id for h in hits]
-                    per_query["ndcg@10"].append(ndcg_at(ranked, relevant))
-                    per_query["recall@10"].append(recall_at(ranked, relevant, 10))
-                    per_query["recall@100"].append(recall_at(ranked, relevant, 100))
-                    per_query["mrr@10"].append(mrr_at(ranked, relevant))
-                results[mode.value] = {m: round(statistics.fmean(v), 4) for m, v in per_query.items()}
-            return results
+            yield app
         finally:
             app.close()

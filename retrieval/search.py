@@ -27,7 +27,6 @@ from retrieval.fusion import Fused, Fuser, FusionMode, Ranked
 from retrieval.snippets import snippet
 from store.base import Filter, ScoredPoint, Store
 
-
 RERANK_WINDOW_CHARS = 280  # about 64 tokens: the cost of a pair grows faster than its length
 PROXIMITY_WEIGHT = 4.0  # in standard deviations: a verbatim match is strong evidence
 PROXIMITY_MIN_SHARE = 0.5
@@ -130,7 +129,7 @@ class SearchRequest:
 class RetrievalConfig:
     prefetch_limit: int = 100
     rerank_top_k: int = 30
-    rerank_weight: float = 0.5
+    rerank_weight: float = 0.25
     min_relevance: float = 0.15
 
 
@@ -165,8 +164,9 @@ class Searcher:
             vectors = QueryVectors(text=text, dense=dense)
         flt = request.filters.to_store_filter()
         depth = max(self.config.prefetch_limit, request.limit * 3)
-        lists, points = self._candidates(vectors, request.mode, flt, depth)
-        fused = self.fuser.fuse(lists)
+        calibration = self._calibration()
+        lists, points = self._candidates(vectors, request.mode, flt, depth, calibration)
+        fused = self.fuser.fuse(lists, may_decide(lists, points, vectors.text))
         if vectors.text and self.fuser.mode is FusionMode.WEIGHTED:
             add_proximity(fused, points, vectors.text)
         hits = [self._hit(points[f.id], f, vectors.text) for f in fused if f.id not in request.exclude_ids]
@@ -174,7 +174,7 @@ class Searcher:
             hits = self._rerank(vectors.text, hits)
         # Only WEIGHTED scores are relevance estimates, and only a calibrated
         # index (enough segments to know chance level) can tell weak from strong.
-        if request.cutoff and self.fuser.mode is FusionMode.WEIGHTED and self._calibration() is not UNCALIBRATED:
+        if request.cutoff and self.fuser.mode is FusionMode.WEIGHTED and calibration is not UNCALIBRATED:
             hits = [h for h in hits if self._relevant(h)]
         if request.diversity > 0:
             hits = diversify(hits, self._dense_vectors(hits), request.diversity)
@@ -190,10 +190,9 @@ class Searcher:
         points = self.store.retrieve([h.id for h in hits[:DIVERSIFY_POOL]], with_vectors=True)
         return {p.id: np.asarray(p.vectors["text"], dtype=np.float32) for p in points if p.vectors}
 
-    def _candidates(self, vectors: QueryVectors, mode: SearchMode, flt: Filter | None, depth: int
-                    ) -> tuple[dict[str, list[Ranked]], dict[str, ScoredPoint]]:
-        """Each retriever's list, scores calibrated to [0, 1] so fusion can weigh them."""
-        calibration = self._calibration()
+    def _candidates(self, vectors: QueryVectors, mode: SearchMode, flt: Filter | None, depth: int,
+                    calibration: Calibration) -> tuple[dict[str, list[Ranked]], dict[str, ScoredPoint]]:
+        """Each retriever's list, dense scores calibrated per modality so fusion can weigh them."""
         lists: dict[str, list[Ranked]] = {}
         points: dict[str, ScoredPoint] = {}
         if vectors.text and mode is not SearchMode.DENSE:
@@ -246,15 +245,30 @@ class Searcher:
         logits = model.score(query, [snippet(h.text, query, RERANK_WINDOW_CHARS, marks=False) for h in head])
         w = self.config.rerank_weight
         for hit, logit in zip(head, logits):
-            probability = 1.0 / (1.0 + math.exp(-float(logit)))
-            hit.scores["rerank"] = probability
-            hit.score = (1 - w) * hit.score + w * probability
+            hit.scores["rerank"] = _sigmoid(float(logit))
+            hit.score = blend_log_odds(hit.score, float(logit), w)
         reranked = sorted(hits[:k], key=lambda h: -h.score)
         floor = reranked[-1].score if reranked else 0.0
         tail = hits[k:]
         for hit in tail:  # never let an unreranked hit jump above the reranked head
             hit.score = min(hit.score, floor)
         return reranked + tail
+
+
+def blend_log_odds(first_stage: float, rerank_logit: float, weight: float) -> float:
+    """The first stage's relevance and the cross-encoder's judgement as weighted evidence in log-odds.
+
+    A linear mix of probabilities let the cross-encoder decide alone: the first
+    stage's estimates crowd near 1 at the top of a list while the cross-encoder's
+    spread over (0, 1). Adding log-odds keeps both on one scale, so a confident
+    first stage is overruled only by a confident cross-encoder.
+    """
+    p = min(max(first_stage, 1e-6), 1 - 1e-6)
+    return _sigmoid((1 - weight) * math.log(p / (1 - p)) + weight * rerank_logit)
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
 
 
 def diversify(hits: list[SearchHit], vectors: dict[str, np.ndarray], diversity: float) -> list[SearchHit]:
@@ -304,6 +318,21 @@ def spoken_moment(words: list[list] | None, query: str, default: float | None) -
         if count > best_count:
             best_index, best_count = i, count
     return default if best_index is None else float(words[best_index][0])
+
+
+def may_decide(lists: dict[str, list[Ranked]], points: dict[str, ScoredPoint], query: str) -> set[str]:
+    """The lists that may decide this query alone: BM25 only when its best segment holds every query term.
+
+    A clear BM25 lead on a lookup (a name, a number, a pasted sentence) is strong
+    evidence; on a question, whose words an answer only partly repeats, a lead
+    built on some of its words is not, and dense similarity should keep the say.
+    """
+    names = set(lists) - {"bm25"}
+    if lists.get("bm25"):
+        best = points[lists["bm25"][0].id].payload.get("text", "")
+        if set(tokenize(query)) <= set(tokenize(best)):
+            names.add("bm25")
+    return names
 
 
 def add_proximity(fused: list[Fused], points: dict[str, ScoredPoint], query: str) -> None:

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from encoders.bm25 import tokenize
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@lru_cache(maxsize=65536)
+def _stems(word: str) -> frozenset[str]:
+    """A word's BM25 terms; cached, since windows are cut from many segments on every reranked query."""
+    return frozenset(tokenize(word))
 
 
 def snippet(text: str, query: str, width: int = 240, marks: bool = True) -> str:
@@ -16,7 +23,7 @@ def snippet(text: str, query: str, width: int = 240, marks: bool = True) -> str:
         return flat
     terms = set(tokenize(query))
     words = list(_WORD.finditer(flat))
-    hits = [m.start() for m in words if terms and terms.intersection(tokenize(m.group()))]
+    hits = [m.start() for m in words if terms and terms.intersection(_stems(m.group()))]
     if not hits:
         start = 0
     else:

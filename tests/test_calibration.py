@@ -77,3 +77,21 @@ def test_cache_refits_only_when_the_collection_moves(mixed_store, tmp_path: Path
     assert cache() is first and len(saved) == 1
     reloaded = CalibrationCache(store, encoder, lambda: saved[-1], saved.append)()
     assert reloaded.stats == first.stats and len(saved) == 1  # read back, not refitted
+
+
+def test_a_large_fit_is_trusted_between_rechecks(mixed_store, tmp_path: Path, monkeypatch) -> None:
+    from retrieval import calibration
+
+    store, encoder, _ = mixed_store
+    monkeypatch.setattr(calibration, "LARGE_COLLECTION", 50)  # the fixture's 105 segments count as large
+    own = EdgeStore(tmp_path / "shard", Schema(dense={"text": encoder.dim},
+                                                 payload_indexes={"modality": PayloadType.KEYWORD}))
+    own.upsert(store.retrieve([p.id for p in store.scroll(None, limit=200)[0]], with_vectors=True))
+    trusting = CalibrationCache(own, encoder, lambda: None, lambda _: None, recheck_s=3600)
+    checking = CalibrationCache(own, encoder, lambda: None, lambda _: None, recheck_s=0)
+    first_trusting, first_checking = trusting(), checking()
+    vectors = encoder.encode_document([f"note number {i} about the garden shed" for i in range(60)])
+    own.upsert([PointRecord(str(uuid.uuid4()), {"text": v.tolist()}, {"modality": "text"}) for v in vectors])
+    assert trusting() is first_trusting  # no count, no refit, within the recheck interval
+    assert checking() is not first_checking  # the collection grew by more than a quarter: refitted
+    own.close()

@@ -88,6 +88,33 @@ def test_a_weak_list_cannot_outvote_a_strong_one() -> None:
     assert [f.id for f in fused][:5] == [r.id for r in strong][:5]
 
 
+def test_a_minor_list_only_reorders_the_strong_lists_shortlist() -> None:
+    # dense: a close race at the top, the candidate BM25 likes best only at rank 15
+    dense = [Ranked(f"d{i}", 0.80 - 0.002 * i) for i in range(30)]
+    # bm25: likes d15 best and d1 nearly as much (no decisive lead), the rest is noise
+    bm25 = [Ranked("d15", 10.0), Ranked("d1", 9.5)] + [Ranked(f"b{i}", 3.0 - 0.05 * i) for i in range(28)]
+    fused = [f.id for f in Fuser(FusionMode.WEIGHTED, {"dense": 0.9, "bm25": 0.1}).fuse({"dense": dense, "bm25": bm25})]
+    assert fused[0] == "d1"  # lexical evidence breaks the tie among the dense front-runners
+    assert fused.index("d15") > 10  # but cannot lift a candidate dense ranks outside its shortlist
+
+
+def test_fetching_deeper_does_not_change_the_top() -> None:
+    """Chance level comes from a fixed band of ranks, so `limit=100` and `limit=10` rank the top alike."""
+    def fused_top(depth: int) -> list[tuple[str, float]]:
+        dense = [Ranked(f"d{i}", 1.0 / (1 + 0.05 * i)) for i in range(depth)]
+        shuffled = [(7 * i) % 100 for i in range(100)] + list(range(100, depth))  # BM25 orders the first 100 its way
+        bm25 = [Ranked(f"d{j}", 20.0 / (1 + 0.1 * rank)) for rank, j in enumerate(shuffled)]
+        fused = Fuser(FusionMode.WEIGHTED, {"dense": 0.9, "bm25": 0.1}).fuse({"dense": dense, "bm25": bm25})
+        return [(f.id, round(f.score, 9)) for f in fused[:10]]
+
+    assert fused_top(100) == fused_top(300)
+
+
+@pytest.mark.parametrize("mode", list(FusionMode))
+def test_no_candidates_fuse_to_nothing(mode: FusionMode) -> None:
+    assert Fuser(mode, {"dense": 0.9, "bm25": 0.1}).fuse({"dense": [], "bm25": []}) == []
+
+
 def test_zero_weight_lists_are_ignored() -> None:
     fused = Fuser(FusionMode.WEIGHTED, {"dense": 1.0, "bm25": 0.0}).fuse(lists())
     assert {f.id for f in fused} == {"a", "b", "c"}

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
+import pytest
+
 from retrieval.fusion import Fused
 from retrieval.search import SearchHit, add_proximity, group_by_asset, spoken_moment
 from store.base import ScoredPoint
@@ -56,3 +60,37 @@ def test_mmr_lifts_a_distinct_result_above_near_duplicates() -> None:
     vectors = {"dup1": same, "dup2": same, "dup3": same, "other": other}
     assert [h.id for h in diversify(hits, vectors, 0.0)] == ["dup1", "dup2", "dup3", "other"]
     assert [h.id for h in diversify(hits, vectors, 0.3)][:2] == ["dup1", "other"]
+
+
+def test_the_rerank_blend_weighs_both_stages_in_log_odds() -> None:
+    from retrieval.search import blend_log_odds
+
+    # The first stage is confident about both, a little more about the first; the cross-encoder mildly
+    # prefers the second: mild doubt does not overrule confident evidence...
+    assert blend_log_odds(0.99, -1.0, 0.25) > blend_log_odds(0.97, 1.0, 0.25)
+    # ...a confident cross-encoder does.
+    assert blend_log_odds(0.99, -6.0, 0.25) < blend_log_odds(0.97, 6.0, 0.25)
+    # The weights' extremes are each stage alone.
+    assert blend_log_odds(0.8, 3.0, 0.0) == pytest.approx(0.8)
+    assert blend_log_odds(0.8, 3.0, 1.0) == pytest.approx(1 / (1 + math.exp(-3.0)))
+
+
+def test_bm25_may_decide_only_a_lookup() -> None:
+    from retrieval.fusion import Ranked
+    from retrieval.search import may_decide
+
+    points = {"a": ScoredPoint("a", 9.0, {"text": "Greta Tanaka shipped 729 bronze barometers to Bergen."}),
+              "b": ScoredPoint("b", 0.8, {"text": "Barometers measure air pressure."})}
+    lists = {"bm25": [Ranked("a", 9.0), Ranked("b", 3.0)], "dense": [Ranked("b", 0.8), Ranked("a", 0.5)]}
+    assert may_decide(lists, points, "729 bronze barometers Bergen") == {"bm25", "dense"}  # every word: a lookup
+    assert may_decide(lists, points, "how do barometers measure pressure") == {"dense"}  # a question it half-matches
+
+
+def test_a_list_that_may_not_decide_keeps_its_base_weight() -> None:
+    from retrieval.fusion import Fuser, FusionMode, Ranked
+
+    dense = [Ranked("x", 0.70), Ranked("needle", 0.62)] + [Ranked(f"d{i}", 0.5 - 0.003 * i) for i in range(20)]
+    bm25 = [Ranked("needle", 30.0), Ranked("x", 9.8)] + [Ranked(f"b{i}", 6.0 - 0.1 * i) for i in range(20)]
+    fuser = Fuser(FusionMode.WEIGHTED, {"dense": 0.9, "bm25": 0.1})
+    assert fuser.fuse({"dense": dense, "bm25": bm25})[0].id == "needle"  # decisive by default
+    assert fuser.fuse({"dense": dense, "bm25": bm25}, may_decide={"dense"})[0].id == "x"

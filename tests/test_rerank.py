@@ -1,0 +1,41 @@
+"""The packaged cross-encoder: length-sorted batches give every passage its own score, in the caller's order."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rerank.cross_encoder import OnnxCrossEncoder, load_cross_encoder
+
+QUERY = "how do I upgrade the packages installed on my system"
+PASSAGES = [
+    "Lisbon's trams climb the hills of Alfama; line 28 passes the cathedral and the castle.",
+    ("To upgrade every installed package, run apt update to refresh the lists, then apt full-upgrade, "
+     "which installs the newer versions and resolves changed dependencies."),
+    "Barn owls hunt at night.",
+    ("The quarterly review shows churn falling to four percent after the pricing change, with the largest "
+     "drop among small teams on monthly plans, while enterprise renewals held steady through the summer."),
+    "Stir the risotto often and add the stock a ladle at a time.",
+    "Battery capacity fades faster in cold weather.",
+    "Packages are the unit of software installation; each one lists the other packages it depends on.",
+    "A decompression bomb is a small archive that expands to an enormous size.",
+    "Upgrade.",
+    "Whisk the eggs with sugar until pale, fold in the flour, and bake for twenty-five minutes.",
+]
+
+
+@pytest.fixture(scope="module")
+def cross_encoder() -> OnnxCrossEncoder:
+    model = load_cross_encoder("ms-marco-minilm-l12")
+    assert isinstance(model, OnnxCrossEncoder)
+    return model
+
+
+def test_batched_scores_are_each_passages_own(cross_encoder: OnnxCrossEncoder) -> None:
+    assert cross_encoder.batch_size < len(PASSAGES)  # several batches, of different lengths, in sorted order
+    together = cross_encoder.score(QUERY, PASSAGES)
+    alone = np.array([cross_encoder.score(QUERY, [p])[0] for p in PASSAGES])
+    assert together.shape == (len(PASSAGES),)
+    assert np.allclose(together, alone, atol=0.5)  # int8 activations are scaled per batch: close, not equal
+    assert int(np.argmax(together)) == 1
+    assert cross_encoder.score(QUERY, []).shape == (0,)
