@@ -1,55 +1,341 @@
-"""The Streamlit search page, driven by AppTest against a real index."""
+"""The Streamlit pages (search, library, ask), driven by AppTest against a real index of real files."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from ingest.catalog import Catalog
 from omnidex.config import Settings
 from omnidex.service import Omnidex
+from retrieval.search import SearchHit
 from tests.conftest import write_pdf
+from tests.media_fixtures import speak_passage
+from ui.previews import transcript_around
+from ui.safety import escape_markdown, file_inside, highlight, servable_file, upload_name
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
+INJECTION = ("Compost heaps need air. <script>alert('owned')</script> [click me](javascript:alert(1)) "
+             "![pixel](http://evil.example/p.png) $x^2$ :red[alarm]")
+MEMO = ["Good morning team.", "Please bring the pricing options to Thursday's meeting.", "Thanks, see you then."]
 
 
-@pytest.fixture
-def indexed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    docs = tmp_path / "docs"
+def plain(markdown: str) -> str:
+    """What an escaped Markdown string displays."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+def write_photo(path: Path) -> Path:
+    """A real photo (scikit-image's cup of coffee) with camera EXIF."""
+    from skimage import data as skdata
+
+    exif = Image.Exif()
+    exif[0x010F] = "Omnicam"  # Make
+    exif[0x0110] = "X100"  # Model
+    exif[0x0132] = "2024:05:17 14:03:22"  # DateTime
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(skdata.coffee()).save(path, quality=90, exif=exif)
+    return path
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """PDFs, a photo, a spoken memo, eleven recipes (for paging) and a broken file, indexed once for the module;
+    OMNIDEX_DATA_DIR points the app at it."""
+    root = tmp_path_factory.mktemp("ui")
+    docs = root / "docs"
     write_pdf(docs / "garden.pdf", ["Pruning roses in late winter.", "Tomatoes need staking by midsummer."])
-    app = Omnidex(Settings(data_dir=tmp_path / "data"))
+    write_pdf(docs / "notes.pdf", [INJECTION])
+    write_photo(docs / "photos" / "coffee.jpg")
+    speak_passage(MEMO, docs / "memo.wav")
+    for n in range(1, 12):
+        write_pdf(docs / "recipes" / f"recipe_{n:02d}.pdf", [f"Recipe {n}: lentil soup with {n} carrots and cumin."])
+    (docs / "broken.pdf").write_bytes(b"%PDF-1.7\nthis is not really a PDF")
+    app = Omnidex(Settings(data_dir=root / "data"))
     app.ingest([docs])
     app.close()
-    monkeypatch.setenv("OMNIDEX_DATA_DIR", str(tmp_path / "data"))
-    return docs
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OMNIDEX_DATA_DIR", str(root / "data"))
+        yield docs
 
 
-def test_search_shows_result_and_page_preview(indexed: Path) -> None:
+def titles(at: AppTest) -> list[str]:
+    """The result cards' and the preview's title lines (file name, place, modality badge), as displayed."""
+    return [plain(m.value) for m in at.markdown if "-badge[" in m.value]
+
+
+def search(query: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.text_input(key="query").input(query).run()
+    assert not at.exception, at.exception
+    return at
+
+
+# --- search page -----------------------------------------------------------------------
+
+
+def test_search_shows_result_card_with_highlight_and_page_preview(library: Path) -> None:
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     assert not at.exception
-    assert "2 segments" in at.caption[0].value
+    assert re.search(r"\d+ segments from 15 files indexed", at.caption[0].value)
 
     at.text_input(key="query").input("when should tomatoes be staked").run()
     assert not at.exception
-    cards = [m.value for m in at.markdown]
-    assert any("garden.pdf" in c and "page 2" in c for c in cards)
-    assert any("staking" in t.value for t in at.text)
-    assert len(at.get("image")) == 1  # the rendered page
+    shown = titles(at)
+    assert shown[0].startswith("**garden.pdf** · page 2")
+    assert ":blue-badge[Text]" in shown[0]
+    assert any("**Tomatoes**" in m.value and "**staking**" in m.value for m in at.markdown)  # highlighted snippet
+    assert any("staking" in t.value for t in at.text)  # the preview's text
+    elapsed = float(re.search(r"in (\d+\.\d+) s", plain(at.caption[0].value)).group(1))
+    assert elapsed < 3.0  # the first search after start-up (models were warmed when the app loaded)
+    # the card's thumbnail and the rendered page, both real PNG/JPEG media
+    assert len(at.get("image")) >= 2
 
 
-def test_no_results_says_what_to_do(indexed: Path) -> None:
+def test_preview_button_opens_another_result(library: Path) -> None:
+    at = search("lentil soup with carrots")
+    first_preview = [t.value for t in at.text]
+    buttons = [b for b in at.button if b.label == "Preview"]
+    buttons[1].click().run()
+    assert not at.exception
+    assert [t.value for t in at.text] != first_preview
+    assert "lentil soup" in at.text[0].value
+
+
+def test_paging_shows_the_next_results(library: Path) -> None:
+    at = search("lentil soup with carrots and cumin")
+    assert at.pagination, "11 recipes at 10 a page make two pages"
+    first_page = set(titles(at))
+    assert len(first_page) == 10 and all("recipe_" in title for title in first_page)
+    at.pagination[0].set_value(2).run()
+    second_page = set(titles(at))
+    assert second_page and not second_page & first_page
+
+
+def test_find_similar_lists_related_results(library: Path) -> None:
+    at = search("lentil soup")
+    source = titles(at)[0].split("**")[1]
+    next(b for b in at.button if b.label == "Find similar").click().run()
+    assert not at.exception
+    assert any(f"Like {source}" in plain(c.value) for c in at.caption)
+    similar = titles(at)
+    assert similar and all("recipe_" in s for s in similar[:5])  # other recipes, not the garden or the photo
+    next(b for b in at.button if "Back to results" in b.label).click().run()
+    assert not any("Like " in plain(c.value) for c in at.caption)
+
+
+def test_sidebar_counts_and_inline_type_filter_find_the_photo(library: Path) -> None:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    options = at.sidebar.multiselect(key="types").options
+    assert "pdf (14)" in options and "image (1)" in options and "video (0)" in options
+    at.text_input(key="query").input("a cup of coffee type:image").run()
+    assert not at.exception
+    shown = titles(at)
+    assert len([b for b in at.button if b.label == "Preview"]) == 1
+    assert shown[0].startswith("**coffee.jpg**") and "green-badge[Picture]" in shown[0]
+    facts = [plain(c.value) for c in at.caption]
+    assert "Camera: Omnicam X100" in facts
+    assert any(f.startswith("Taken: 2024-05-17") for f in facts)
+    assert "**Tags:** espresso" in [m.value for m in at.markdown]  # the classifier's label for the photo
+
+
+def test_sidebar_date_and_folder_filters_narrow_results_and_counts(library: Path) -> None:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.date_input(key="dates").set_value((date(2024, 1, 1), date(2024, 12, 31))).run()  # when the photo was taken
+    assert "image (1)" in at.multiselect(key="types").options and "pdf (0)" in at.multiselect(key="types").options
+    at.text_input(key="query").input("espresso").run()
+    shown = titles(at)
+    assert shown and all(t.startswith("**coffee.jpg**") for t in shown)
+
+    at.date_input(key="dates").set_value(()).run()
+    at.selectbox(key="folder").set_value(str(library / "recipes")).run()
+    assert "pdf (11)" in at.multiselect(key="types").options
+    at.text_input(key="query").input("soup").run()
+    shown = titles(at)
+    assert len(shown) > 1 and all("recipe_" in t for t in shown)
+
+
+def test_search_with_an_uploaded_picture_finds_the_photo(library: Path) -> None:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    picture = (library / "photos" / "coffee.jpg").read_bytes()
+    at.file_uploader(key="picture").set_value(("my-coffee.jpg", picture, "image/jpeg")).run()
+    assert not at.exception
+    assert any("Like my-coffee.jpg" in plain(c.value) for c in at.caption)
+    shown = titles(at)
+    assert shown[0].startswith("**coffee.jpg**")
+
+
+def test_audio_hit_plays_from_the_moment_with_the_transcript(library: Path) -> None:
+    at = search("bring the pricing options")
+    shown = titles(at)
+    assert shown[0].startswith("**memo.wav** · 0:0")
+    (player,) = at.get("audio")
+    assert player.proto.start_time >= 1  # after "Good morning team."
+    transcript = [m.value for m in at.markdown if m.value.startswith("`0:0")]
+    assert transcript and "**pricing**" in transcript[0]
+
+
+def test_document_text_is_never_rendered_as_markup(library: Path) -> None:
+    at = search("compost heaps need air")
+    snippet = next(m.value for m in at.markdown if "Compost" in m.value and "-badge[" not in m.value)
+    bold_removed = snippet.replace("**", "")
+    assert not re.search(r"(?<!\\)[<>\[\]()!$:^]", bold_removed), "every markup character is escaped"
+    assert "<script>alert('owned')</script> [click me](javascript:alert(1))" in plain(snippet)
+    assert any("[click me](javascript:alert(1))" in t.value for t in at.text)  # the preview, as plain text
+
+
+def test_no_results_says_which_filter_to_remove(library: Path) -> None:
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     at.multiselect(key="types").set_value(["video"]).run()
     at.text_input(key="query").input("tomatoes").run()
-    assert "No results" in at.info[0].value
+    message = plain(at.info[0].value)
+    assert "No results" in message and "remove the filter type:video" in message
 
 
-def test_a_bad_filter_explains_itself(indexed: Path) -> None:
+def test_a_bad_filter_explains_itself(library: Path) -> None:
+    at = search("type:spreadsheet tomatoes")
+    message = plain(at.error[0].value)
+    assert "unknown type 'spreadsheet'" in message and "type:pdf" in message
+
+
+# --- library page ----------------------------------------------------------------------
+
+
+def test_library_counts_and_failed_files(library: Path) -> None:
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
-    at.text_input(key="query").input("type:spreadsheet tomatoes").run()
+    at.switch_page("ui/library_page.py").run()
     assert not at.exception
-    assert "unknown type" in at.error[0].value and "type:pdf" in at.error[0].value
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Files indexed"] == "15" and metrics["Failed"] == "1" and metrics["pdf files"] == "13"
+    (failures,) = [d.value for d in at.dataframe if "reason" in d.value.columns]
+    assert list(failures["file"]) == ["broken.pdf"] and failures["reason"][0]
+
+
+def test_library_adds_a_folder_uploads_and_reindexes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ui.safety
+
+    monkeypatch.setenv("OMNIDEX_DATA_DIR", str(tmp_path / "data"))
+    folder = tmp_path / "inbox"
+    write_pdf(folder / "bees.pdf", ["Bees dance to tell the hive where flowers are."])
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert "Nothing is indexed yet" in at.info[0].value
+    at.switch_page("ui/library_page.py").run()
+
+    at.text_input(key="folder_path").input(str(folder))
+    at.button[0].click().run()  # the form's submit button
+    assert not at.exception
+    rows = at.dataframe[0].value
+    assert list(rows["file"]) == ["bees.pdf"] and list(rows["status"]) == ["indexed"]
+    assert at.get("progress")[0].proto.value == 100
+
+    report = write_pdf(tmp_path / "elsewhere" / "report.pdf", ["Quarterly churn fell to two percent."]).read_bytes()
+    at.file_uploader(key="uploads").set_value([("report.pdf", report, "application/pdf")]).run()
+    next(b for b in at.button if b.label == "Index 1 uploaded file").click().run()
+    assert not at.exception
+    saved = tmp_path / "data" / "uploads" / upload_name("report.pdf", report)
+    assert saved.read_bytes() == report
+    assert list(at.dataframe[0].value["status"]) == ["indexed"]
+
+    monkeypatch.setattr(ui.safety, "MAX_UPLOAD_MB", 1)
+    at.file_uploader(key="uploads").set_value([("big.pdf", b"%PDF-" + b"0" * 1_200_000, "application/pdf")]).run()
+    next(b for b in at.button if b.label == "Index 1 uploaded file").click().run()
+    assert "larger than 1 MB" in plain(at.error[0].value)
+    assert not (tmp_path / "data" / "uploads" / upload_name("big.pdf", b"%PDF-" + b"0" * 1_200_000)).exists()
+    monkeypatch.undo()
+    monkeypatch.setenv("OMNIDEX_DATA_DIR", str(tmp_path / "data"))
+
+    write_pdf(folder / "bees.pdf", ["Bees dance to show the hive where the flowers are, and how far."])
+    write_pdf(folder / "wasps.pdf", ["Wasps build paper nests."])
+    next(b for b in at.button if b.label == "Re-index").click().run()
+    assert not at.exception
+    statuses = dict(zip(at.dataframe[0].value["file"], at.dataframe[0].value["status"]))
+    assert statuses == {"bees.pdf": "indexed", "report.pdf": "unchanged", "wasps.pdf": "indexed"}
+
+    at.switch_page("ui/search_page.py").run()
+    at.text_input(key="query").input("paper nests").run()
+    assert titles(at)[0].startswith("**wasps.pdf**")
+
+
+# --- ask page --------------------------------------------------------------------------
+
+
+def test_ask_gives_a_cited_answer_that_opens_its_page(library: Path) -> None:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page("ui/ask_page.py").run()
+    at.text_input(key="question").input("When do tomatoes need staking?").run()
+    assert not at.exception
+    answer = next(plain(m.value) for m in at.markdown if "[1]" in plain(m.value))
+    assert "staking" in answer
+    cite = next(b for b in at.button if b.label.startswith("[1]"))
+    assert cite.label == "[1] garden.pdf · page 2"
+    cite.click().run()
+    assert any("staking" in t.value for t in at.text)  # the cited page's text beside its rendered image
+    assert at.get("image")
+
+
+def test_ask_says_plainly_when_nothing_is_found(library: Path) -> None:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page("ui/ask_page.py").run()
+    at.text_input(key="question").input("What is the airspeed of an unladen swallow?").run()
+    assert not at.exception
+    assert "couldn't find" in plain(at.info[0].value)
+    assert not [b for b in at.button if b.label.startswith("[")]
+
+
+# --- safety helpers --------------------------------------------------------------------
+
+
+def test_highlight_escapes_first_then_marks_query_words() -> None:
+    marked = highlight("Use <b>staking</b> for [tomatoes](javascript:x)", "tomato staking")
+    assert "<b>" not in marked and "](" not in marked
+    assert "**staking**" in marked and "**tomatoes**" in marked
+    assert plain(marked.replace("**", "")) == "Use <b>staking</b> for [tomatoes](javascript:x)"
+    assert escape_markdown("# heading\n\n- item") == r"\# heading \- item"
+    assert highlight("Tomatoes need  staking.", "staking tomatoes") == r"**Tomatoes** need **staking**\."
+
+
+def test_only_indexed_files_and_thumbnails_are_served(library: Path, tmp_path: Path) -> None:
+    catalog = Catalog(Path(Settings().data_dir) / "catalog.sqlite")
+    try:
+        garden = library / "garden.pdf"
+        assert servable_file(catalog, garden) == garden
+        assert servable_file(catalog, library / "photos" / ".." / "garden.pdf") is None  # traversal spelled out
+        assert servable_file(catalog, library / "broken.pdf") is None  # known, but failed
+        outside = tmp_path / "secret.pdf"
+        outside.write_bytes(b"%PDF-1.7")
+        assert servable_file(catalog, outside) is None  # exists, never indexed
+        assert servable_file(catalog, "garden.pdf") is None  # relative paths are not looked up
+    finally:
+        catalog.close()
+    thumbnails = Path(Settings().data_dir) / "thumbnails"
+    assert file_inside(thumbnails, "../catalog.sqlite") is None
+    inside = next(p for p in thumbnails.rglob("*.jpg"))
+    assert file_inside(thumbnails, inside.relative_to(thumbnails)) == inside.resolve()
+
+
+def test_transcript_around_a_moment_says_overlapping_words_once() -> None:
+    def span(t0: float, t1: float, words: list[tuple[float, str]]) -> SearchHit:
+        return SearchHit(id=str(t0), score=0.0, path="/memo.wav", file_type="audio", modality="transcript",
+                         text=" ".join(w for _, w in words), snippet="", t0=t0, t1=t1,
+                         payload={"words": [list(w) for w in words]})
+
+    spans = [span(100.0, 110.0, [(100.0, "far"), (105.0, "away")]),  # more than 20 s before the moment
+             span(125.0, 135.0, [(125.0, "bring"), (130.0, "the"), (134.0, "pricing")]),
+             span(132.0, 140.0, [(132.0, "the"), (134.0, "pricing"), (136.0, "options")])]
+    assert transcript_around(spans, 134.0) == [(125.0, "bring the pricing"), (136.0, "options")]

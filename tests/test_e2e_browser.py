@@ -1,0 +1,162 @@
+"""The running app in a real browser: `streamlit run app.py` on a small index, driven by headless Chromium.
+
+Debian's chromium (/usr/bin/chromium) through Playwright's Python package; Playwright never downloads a
+browser. Screenshots of each step land in tests/output/e2e/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from omnidex.config import Settings
+from omnidex.service import Omnidex
+from tests.conftest import write_pdf
+
+ROOT = Path(__file__).resolve().parent.parent
+OUTPUT = ROOT / "tests" / "output" / "e2e"
+CHROMIUM = "/usr/bin/chromium"
+# The machine has no network: without these Chromium waits on services it cannot reach.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+INJECTION = "Compost heaps need air. <script>alert('owned')</script> [click me](javascript:alert(1))"
+STARTUP_TIMEOUT_S = 60
+STEP_TIMEOUT_MS = 60_000
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="apt-get install chromium")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(url: str, server: subprocess.Popen) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the server exited with {server.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read().strip() == b"ok":
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"no health answer from {url} in {STARTUP_TIMEOUT_S} s")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app serving an index of two PDFs, in its own process (one process owns an embedded store)."""
+    root = tmp_path_factory.mktemp("e2e")
+    docs = root / "docs"
+    write_pdf(docs / "garden.pdf", ["Pruning roses in late winter.", "Tomatoes need staking by midsummer."])
+    write_pdf(docs / "notes.pdf", [INJECTION])
+    app = Omnidex(Settings(data_dir=root / "data"))
+    app.ingest([docs])
+    app.close()
+
+    port = _free_port()
+    env = {**os.environ, "OMNIDEX_DATA_DIR": str(root / "data"), "HF_HUB_OFFLINE": "1"}
+    log = (root / "server.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, server)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+        print(f"server log: {root / 'server.log'}")
+
+
+def _settled(page: Page) -> None:
+    """The script run has finished and nothing on screen is left over from the previous run."""
+    expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
+    expect(page.locator("[data-stale='true']")).to_have_count(0)
+
+
+def test_search_preview_and_cited_answer_in_a_browser(server: str) -> None:
+    expect.set_options(timeout=STEP_TIMEOUT_MS)  # the first search waits for the models to load
+
+    shutil.rmtree(OUTPUT, ignore_errors=True)
+    OUTPUT.mkdir(parents=True)
+    dialogs: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(STEP_TIMEOUT_MS)
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        try:
+            started = time.perf_counter()
+            page.goto(server)
+            box = page.get_by_placeholder("Ask for a page, a slide, a photo or a moment…")
+            expect(box).to_be_visible()
+            loaded = time.perf_counter()
+            box.fill("when should tomatoes be staked")
+            box.press("Enter")
+            card = page.locator("[class*='st-key-card-']").filter(has_text="garden.pdf").first
+            expect(card).to_contain_text("page 2")
+            first_search_s = time.perf_counter() - loaded
+            print(f"page ready (models loaded) in {loaded - started:.1f} s; first search shown in {first_search_s:.2f} s")
+            assert first_search_s < 3.0
+            expect(card.locator("strong", has_text="staking")).to_be_visible()  # the highlighted snippet
+            _settled(page)
+            page.screenshot(path=str(OUTPUT / "1-search.png"), full_page=True)
+
+            card.get_by_role("button", name="Preview").click()
+            preview = page.locator(".st-key-preview")
+            expect(preview).to_contain_text("Tomatoes need staking by midsummer.")
+            rendered = preview.locator("[data-testid='stImage'] img").first
+            expect(rendered).to_be_visible()
+            assert rendered.evaluate("img => img.naturalWidth") > 500  # the full page, not a thumbnail
+            _settled(page)
+            page.screenshot(path=str(OUTPUT / "2-preview.png"), full_page=True)
+
+            box.fill("compost heaps need air")
+            box.press("Enter")
+            notes = page.locator("[class*='st-key-card-']").filter(has_text="notes.pdf").first
+            expect(notes.locator("strong", has_text="Compost")).to_be_visible()  # this query's results are in
+            expect(notes).to_contain_text("<script>alert('owned')</script> [click me](javascript:alert(1))")
+            _settled(page)
+            assert page.locator("a[href^='javascript']").count() == 0
+            assert page.locator("main script").count() == 0
+            page.screenshot(path=str(OUTPUT / "3-document-text-as-text.png"), full_page=True)
+
+            page.get_by_role("link", name="Ask").click()
+            question = page.get_by_placeholder("What did the quarterly review say about churn?")
+            question.fill("When do tomatoes need staking?")
+            question.press("Enter")
+            citation = page.get_by_role("button", name="[1] garden.pdf · page 2")
+            expect(citation).to_be_visible()
+            expect(page.locator("main")).to_contain_text("[1]")
+            citation.click()
+            expect(page.locator(".st-key-preview [data-testid='stImage'] img").first).to_be_visible()
+            _settled(page)
+            page.screenshot(path=str(OUTPUT / "4-answer.png"), full_page=True)
+        except Exception:
+            page.screenshot(path=str(OUTPUT / "failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+    assert not dialogs, f"document text ran as script: {dialogs}"
+    print(f"screenshots: {OUTPUT}")

@@ -1,0 +1,108 @@
+"""The ask page: a question gets an answer streamed as it is written, with numbered citations that each open the
+cited page, slide or moment."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import streamlit as st
+
+from omnidex.config import Settings
+from qa import Answer, Answerer
+from retrieval.query import QuerySyntaxError
+from ui.components import get_app, location, show_preview
+from ui.safety import escape_markdown
+
+_MARKER = re.compile(r"\\\[(\d+)\\\]")  # an escaped "[n]"
+
+
+def answer_markdown(text: str) -> str:
+    """The answer's plain text as escaped Markdown, paragraph breaks kept, citation markers in bold."""
+    paragraphs = [escape_markdown(p) for p in re.split(r"\n\s*\n", text) if p.strip()]
+    return _MARKER.sub(r"**\\[\1\\]**", "\n\n".join(paragraphs))
+
+
+def get_answerer() -> Answerer:
+    return _load_answerer(Settings().model_dump_json())
+
+
+@st.cache_resource(show_spinner="Loading the answering models…")
+def _load_answerer(settings_json: str) -> Answerer:
+    """One Answerer per server process, over the same Omnidex as search."""
+    return Answerer(get_app())
+
+
+def stream_answer(question: str) -> Answer:
+    """Show the text as it arrives (escaped as it grows), and return the final Answer."""
+    shown = st.empty()
+    text = ""
+    for piece in get_answerer().stream(question):
+        if isinstance(piece, Answer):
+            shown.empty()
+            return piece
+        text += piece
+        shown.markdown(answer_markdown(text) + " ▌")
+    raise RuntimeError("the answerer ended without an answer")
+
+
+def show_answer(answer: Answer) -> None:
+    """The answer, then one row per citation: its place, the quoted passage, a button that opens it."""
+    if not answer.found:
+        st.info(escape_markdown(f"{answer.text} Try other words, or add the files that hold the answer on the "
+                                "Library page."))
+        return
+    st.markdown(answer_markdown(answer.text))
+    st.caption("Written by the configured language model from the passages below." if answer.generated
+               else "Quoted from your files: the sentences that answer the question best.")
+    for citation in answer.citations:
+        with st.container(border=True, key=f"citation-{citation.number}"):
+            place = " · ".join(p for p in (Path(citation.hit.path).name, location(citation.hit)) if p)
+            st.button(f"[{citation.number}] {place}", key=f"cite-{citation.number}", on_click=_open,
+                      args=(citation.number,))
+            st.markdown("> " + escape_markdown(citation.quote))
+
+
+def _open(number: int) -> None:
+    st.session_state["citation"] = number
+
+
+def _new_question() -> None:
+    st.session_state.pop("answer", None)
+    st.session_state.pop("citation", None)
+
+
+def main() -> None:
+    st.title("Ask")
+    app = get_app()
+    question = st.text_input("Question", placeholder="What did the quarterly review say about churn?",
+                             key="question", on_change=_new_question)
+    if not question.strip():
+        st.caption("Ask a question about your files; the answer cites the pages, slides and moments it comes from. "
+                   "Filters such as type:pdf or in:folder narrow the files it reads.")
+        return
+    answer_col, preview_col = st.columns([3, 2])
+    with answer_col:
+        answer = st.session_state.get("answer")
+        if answer is None or answer.question != question:
+            try:
+                answer = stream_answer(question)
+            except QuerySyntaxError as e:
+                st.error(escape_markdown(f"{e}. Filters look like type:pdf, after:2024-01-01, in:folder."))
+                return
+            except Exception as e:  # a chat endpoint that failed half-way through its answer
+                if not app.settings.llm_base_url:
+                    raise
+                st.error(escape_markdown(f"The language model at {app.settings.llm_base_url} stopped answering ({e}). "
+                                         "Ask again, or unset OMNIDEX_LLM_BASE_URL to answer with quotes."))
+                return
+            st.session_state["answer"] = answer
+        show_answer(answer)
+    cited = {c.number: c for c in answer.citations}
+    chosen = cited.get(st.session_state.get("citation", 1))
+    if chosen is not None:
+        with preview_col, st.container(key="preview"):
+            show_preview(app, chosen.hit, question)
+
+
+main()

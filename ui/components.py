@@ -1,0 +1,166 @@
+"""What every page shares: the server process's one Omnidex, result cards and the preview pane."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import streamlit as st
+
+from omnidex.config import Settings
+from omnidex.schema import FileType, Modality
+from omnidex.service import ModelMismatch, Omnidex
+from retrieval.search import SearchHit
+from ui.previews import clock, photo_facts, render_pdf_page, transcript_around
+from ui.safety import escape_markdown, file_inside, highlight, servable_file
+
+# One indexing run at a time per server process, whichever session starts it.
+INGEST_LOCK = threading.Lock()
+_index_runs = [0]  # indexing runs finished in this process; results kept in a session from before are stale
+
+
+def index_changed() -> None:
+    _index_runs[0] += 1
+    st.cache_data.clear()  # counts and folder lists
+
+
+def index_generation() -> int:
+    return _index_runs[0]
+
+BADGES: dict[str, tuple[str, str]] = {
+    Modality.TEXT.value: ("Text", "blue"),
+    Modality.OCR.value: ("Scanned text", "violet"),
+    Modality.IMAGE.value: ("Picture", "green"),
+    Modality.FRAME.value: ("Video frame", "orange"),
+    Modality.TRANSCRIPT.value: ("Speech", "red"),
+    Modality.SOUND.value: ("Sound", "gray"),
+}
+ICONS: dict[str, str] = {FileType.AUDIO.value: ":material/headphones:", FileType.VIDEO.value: ":material/movie:",
+                         FileType.SLIDES.value: ":material/slideshow:", FileType.IMAGE.value: ":material/image:",
+                         FileType.PDF.value: ":material/description:"}
+
+
+def get_app() -> Omnidex:
+    """The server's Omnidex; an index that cannot be opened stops the page with what to do about it."""
+    try:
+        return _load_app(Settings().model_dump_json())
+    except ModelMismatch as e:
+        st.error(escape_markdown(str(e)))
+        st.stop()
+
+
+@st.cache_resource(show_spinner="Loading models and index…")
+def _load_app(settings_json: str) -> Omnidex:
+    """One Omnidex per server process and configuration: models and store load once, not per rerun.
+
+    A search at start-up loads the encoder, the cross-encoder and the calibration, so the first
+    search a person makes costs no more than the later ones.
+    """
+    app = Omnidex(Settings.model_validate_json(settings_json))
+    app.search("warm up")
+    return app
+
+
+def location(hit: SearchHit) -> str:
+    """Where in its file a hit is: "page 3", "slide 2", "1:05"."""
+    if hit.page is not None:
+        return f"page {hit.page}"
+    if hit.slide is not None:
+        return f"slide {hit.slide}"
+    if hit.t0 is not None:
+        return clock(hit.t0)
+    return ""
+
+
+def title_markdown(hit: SearchHit) -> str:
+    """File name, place and a modality badge; the name is escaped (a file may be called anything)."""
+    label, color = BADGES.get(hit.modality, (hit.modality or "?", "gray"))
+    where = location(hit)
+    return (f"**{escape_markdown(Path(hit.path).name)}**" + (f" · {where}" if where else "")
+            + f" :{color}-badge[{escape_markdown(label)}]")
+
+
+def thumbnail(app: Omnidex, hit: SearchHit) -> Path | None:
+    """The hit's picture: its own thumbnail, else its page's or slide's (only a page's first chunk has one)."""
+    relative = hit.payload.get("thumbnail") or _sibling_thumbnail(app, hit.asset_id, hit.page, hit.slide)
+    return file_inside(app.thumbnails_dir, relative) if relative else None
+
+
+@st.cache_data(ttl=600, show_spinner=False)
+def _sibling_thumbnail(_app: Omnidex, asset_id: str, page: int | None, slide: int | None) -> str | None:
+    if page is None and slide is None:
+        return None
+    for segment in _app.segments_of(asset_id, page=page):
+        if segment.slide == slide and segment.payload.get("thumbnail"):
+            return segment.payload["thumbnail"]
+    return None
+
+
+def result_card(app: Omnidex, hit: SearchHit, query: str, selected_key: str, similar_key: str) -> None:
+    """One result: thumbnail, title with badge, highlighted snippet, and buttons to preview or find similar.
+
+    The buttons write the hit's id into session state under `selected_key` / `similar_key`.
+    """
+    with st.container(border=True, key=f"card-{selected_key}-{hit.id}"):  # the key is a CSS hook for browser tests
+        picture, body = st.columns([1, 4])
+        with picture:
+            image = thumbnail(app, hit)
+            if image is not None:
+                st.image(str(image), width="stretch")
+            else:
+                st.markdown(f"## {ICONS.get(hit.file_type, ICONS[FileType.PDF.value])}")
+        with body:
+            st.markdown(title_markdown(hit))
+            st.markdown(highlight(hit.snippet or hit.text[:240], query))
+            if hit.more:
+                others = ", ".join(location(m) for m in hit.more[:6] if location(m))
+                if others:
+                    st.caption(f"Also: {others}")
+            open_col, similar_col = st.columns(2)
+            open_col.button("Preview", key=f"{selected_key}-{hit.id}", on_click=_remember, args=(selected_key, hit.id))
+            similar_col.button("Find similar", key=f"{similar_key}-{hit.id}", on_click=_remember,
+                               args=(similar_key, hit.id))
+
+
+def _remember(key: str, value: str) -> None:
+    st.session_state[key] = value
+
+
+def show_preview(app: Omnidex, hit: SearchHit, query: str = "") -> None:
+    """The page with the hit marked, the slide, the photo with its tags and facts, or a player at the moment."""
+    st.markdown(title_markdown(hit))
+    path = servable_file(app.catalog, hit.path)
+    if path is None:
+        st.warning("This file is not in the index any more, or has moved. Re-index it from the Library page.")
+    elif hit.page is not None and hit.file_type == FileType.PDF.value:
+        with st.container(border=True):  # a white page needs an edge on a white screen
+            st.image(render_pdf_page(path, hit.page, hit.text), width="stretch")
+    elif hit.file_type == FileType.IMAGE.value:
+        st.image(str(path), width="stretch")
+    elif hit.file_type in (FileType.AUDIO.value, FileType.VIDEO.value):
+        player = st.audio if hit.file_type == FileType.AUDIO.value else st.video
+        player(str(path), start_time=int(hit.t0 or 0))
+    elif hit.slide is not None:
+        image = thumbnail(app, hit)
+        if image is not None:
+            st.image(str(image), width="stretch")
+    _describe(app, hit, query)
+
+
+def _describe(app: Omnidex, hit: SearchHit, query: str) -> None:
+    """The words beside the picture: the transcript around the moment, a picture's tags and facts, or the text."""
+    if hit.t0 is not None and hit.file_type in (FileType.AUDIO.value, FileType.VIDEO.value):
+        spans = [s for s in app.segments_of(hit.asset_id) if s.modality == Modality.TRANSCRIPT.value]
+        lines = transcript_around(spans, hit.t0)
+        if lines:
+            st.markdown("\n\n".join(f"`{clock(t)}` {highlight(text, query)}" for t, text in lines))
+            return
+    tags = hit.payload.get("tags") or []
+    if hit.modality in (Modality.IMAGE.value, Modality.FRAME.value):
+        if tags:
+            st.markdown("**Tags:** " + escape_markdown(", ".join(str(t) for t in tags)))
+        facts = photo_facts(hit.payload) if hit.file_type == FileType.IMAGE.value else {}
+        for label, value in facts.items():
+            st.caption(f"{label}: {escape_markdown(value)}")
+        return
+    st.text(hit.text)  # st.text never interprets document text as markup

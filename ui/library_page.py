@@ -1,0 +1,169 @@
+"""The library page: what is indexed, adding a folder or uploading files with per-file progress, what failed and
+why, and re-indexing."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import streamlit as st
+
+from ingest.catalog import FAILED, INDEXED
+from ingest.files import EXTENSIONS
+from ingest.indexer import FileOutcome, IngestReport, Progress
+from omnidex.service import Omnidex
+from ui import safety
+from ui.components import BADGES, INGEST_LOCK, get_app, index_changed
+from ui.safety import escape_markdown, upload_name
+
+FOLDERS_META = "library_folders"  # folders added on this page, walked again by "Re-index"
+UPLOAD_TYPES = sorted(ext.lstrip(".") for ext in EXTENSIONS)
+
+
+class PageProgress(Progress):
+    """A progress bar over the files and a table that gains a row as each file finishes."""
+
+    def __init__(self) -> None:
+        self.bar = st.progress(0.0, text="Looking for files…")
+        self.table = st.empty()
+        self.rows: list[dict[str, object]] = []
+
+    def file_started(self, path: Path, number: int, total: int) -> None:
+        self.bar.progress((number - 1) / total, text=f"{number} of {total}: {path.name}")
+
+    def file_finished(self, outcome: FileOutcome) -> None:
+        self.rows.append(outcome_row(outcome))
+        self.table.dataframe(self.rows, hide_index=True)
+
+    def notice(self, message: str) -> None:
+        st.info(escape_markdown(message))
+
+    def done(self, report: IngestReport) -> None:
+        self.bar.progress(1.0, text=f"Done: {len(report.outcomes)} files, {report.points_written} segments written, "
+                                    f"{len(report.failures)} failed.")
+
+
+def outcome_row(outcome: FileOutcome) -> dict[str, object]:
+    return {"file": outcome.path.name, "status": outcome.status, "segments": outcome.segments,
+            "reason": outcome.error or "", "folder": str(outcome.path.parent)}
+
+
+def remembered_folders(app: Omnidex) -> list[str]:
+    return json.loads(app.catalog.get_meta(FOLDERS_META) or "[]")
+
+
+def known_paths(app: Omnidex) -> list[Path]:
+    """Every catalogued file (present, changed, failed or gone) and the folders added here (for new files)."""
+    return [*(Path(r.path) for r in app.catalog.files()), *map(Path, remembered_folders(app))]
+
+
+def run_ingest(app: Omnidex, paths: list[Path] | None) -> bool:
+    """Index paths with live progress (None: re-embed every file with the configured models, as
+    `omnidex reindex` does); one run at a time per server. Returns whether it ran."""
+    if not INGEST_LOCK.acquire(blocking=False):
+        st.warning("Another indexing run is in progress. Wait for it to finish, then try again.")
+        return False
+    try:
+        progress = PageProgress()
+        if paths is None:
+            report = app.reindex([Path(f) for f in remembered_folders(app)], progress)
+        else:
+            report = app.ingest(paths, progress)
+        progress.done(report)
+    finally:
+        INGEST_LOCK.release()
+    st.session_state["last_run"] = [outcome_row(o) for o in report.outcomes]
+    index_changed()
+    return True
+
+
+def add_folder(app: Omnidex) -> bool:
+    with st.form("add_folder", border=False):
+        folder = st.text_input("Folder or file on this machine", placeholder="/home/me/Documents", key="folder_path")
+        submitted = st.form_submit_button("Index it")
+    if not submitted or not folder.strip():
+        return False
+    path = Path(folder.strip()).expanduser()
+    if not path.exists():
+        st.error(escape_markdown(f"{path} does not exist on the machine Omnidex runs on. Check the spelling, "
+                                 "or upload the files instead."))
+        return False
+    path = path.absolute()
+    if path.is_dir():
+        folders = remembered_folders(app)
+        if str(path) not in folders:
+            app.catalog.set_meta(FOLDERS_META, json.dumps([*folders, str(path)]))
+    return run_ingest(app, [path])
+
+
+def upload_files(app: Omnidex) -> bool:
+    limit_mb = safety.MAX_UPLOAD_MB
+    # The browser is held to server.maxUploadSize (.streamlit/config.toml); this page to Omnidex's own limit.
+    uploads = st.file_uploader("Files to add", type=UPLOAD_TYPES, accept_multiple_files=True, key="uploads",
+                               help=f"PDF, PowerPoint, pictures, audio and video; up to {limit_mb} MB each.")
+    if not uploads or not st.button(f"Index {len(uploads)} uploaded file{'s' if len(uploads) > 1 else ''}"):
+        return False
+    target = app.settings.data_dir / "uploads"
+    saved: list[Path] = []
+    for upload in uploads:
+        if safety.upload_too_large(upload.size, limit_mb):
+            st.error(escape_markdown(f"{upload.name} is larger than {limit_mb} MB; add its folder instead."))
+            continue
+        content = upload.getvalue()
+        path = target / upload_name(upload.name, content)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        saved.append(path.absolute())
+    return bool(saved) and run_ingest(app, saved)
+
+
+def show_counts(app: Omnidex) -> None:
+    records = app.catalog.files()
+    indexed = [r for r in records if r.status == INDEXED]
+    per_type = Counter(r.file_type for r in indexed)
+    per_modality = app.counts("modality")
+    columns = st.columns(6)
+    columns[0].metric("Files indexed", len(indexed))
+    columns[1].metric("Failed", sum(1 for r in records if r.status == FAILED))
+    for column, (file_type, count) in zip(columns[2:], per_type.most_common(4)):
+        column.metric(f"{file_type} files", count)
+    if per_modality:
+        st.caption("Segments: " + " · ".join(f"{BADGES.get(m, (m,))[0]} {n}" for m, n in sorted(per_modality.items())))
+
+
+def show_failures(app: Omnidex) -> None:
+    failed = app.catalog.files(FAILED)
+    if not failed:
+        return
+    st.subheader(f"Files that could not be indexed ({len(failed)})")
+    st.caption("Fix or replace each file, then re-index; the reason says what went wrong.")
+    st.dataframe([{"file": Path(r.path).name, "reason": r.error or "", "folder": str(Path(r.path).parent)}
+                  for r in failed], hide_index=True)
+
+
+def main() -> None:
+    st.title("Library")
+    app = get_app()
+    counts = st.container()  # filled last, so it includes what this run indexed
+    folder_tab, upload_tab = st.tabs(["Add a folder", "Upload files"])
+    with folder_tab:
+        ran = add_folder(app)
+    with upload_tab:
+        ran = upload_files(app) or ran
+    refresh, rebuild = st.columns(2)
+    if refresh.button("Re-index", help="Re-reads changed files, retries failed ones, drops vanished ones and finds "
+                                       "new files in folders added here. Unchanged files are skipped."):
+        ran = run_ingest(app, known_paths(app))
+    if rebuild.button("Re-embed everything", help="Extracts and embeds every file again, e.g. after changing "
+                                                  "models. Takes as long as the first indexing did."):
+        ran = run_ingest(app, None)
+    if not ran and st.session_state.get("last_run"):
+        st.caption("Last run")
+        st.dataframe(st.session_state["last_run"], hide_index=True)
+    show_failures(app)
+    with counts:
+        show_counts(app)
+
+
+main()
