@@ -20,7 +20,7 @@ from encoders.base import TextEncoder
 from encoders.bm25 import Bm25Encoder
 from encoders.hub import ModelHub
 from encoders.versions import model_versions
-from ingest.catalog import INDEXING, Catalog
+from ingest.catalog import FAILED, INDEXING, Catalog
 from ingest.chunking import TextChunker
 from ingest.extraction import ExtractContext
 from ingest.indexer import Indexer, IngestReport, Progress
@@ -143,7 +143,8 @@ class Omnidex:
         state = self.catalog.get_meta(REINDEX_META)
         with self._store_lock:
             if state is None or changes:
-                files = len(self.catalog.files()) - self.catalog.counts().get("failed", 0)
+                counts = self.catalog.counts()
+                files = sum(counts.values()) - counts.get(FAILED, 0)
                 reason = f"the models changed ({'; '.join(changes)})" if changes else "reindex requested"
                 progress.notice(f"{reason}: re-embedding all {files} indexed files in {self.settings.data_dir}")
                 self.catalog.restart_all({MODELS_META: json.dumps(model_versions(self.settings)),

@@ -29,15 +29,3 @@ class Answer:
     def not_found(cls, question: str, text: str = NOTHING_RETRIEVED, generated: bool = False) -> Answer:
         return cls(question, text, [], found=False, generated=generated)
 
-
-def where(hit: SearchHit) -> str:
-    """A short human label of a hit's location, e.g. "report.pdf, page 3" or "memo.m4a, 1:05"."""
-    name = hit.payload.get("file_name") or hit.path.rsplit("/", 1)[-1]
-    if hit.page is not None:
-        return f"{name}, page {hit.page}"
-    if hit.slide is not None:
-        return f"{name}, slide {hit.slide}"
-    if hit.t0 is not None:
-        minutes, seconds = divmod(int(hit.t0), 60)
-        return f"{name}, {minutes}:{seconds:02d}"
-    return name

@@ -44,6 +44,13 @@ class SearchMode(str, Enum):
     RERANK = "rerank"
 
 
+def clock(seconds: float) -> str:
+    """1:05 or 1:02:05."""
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
 @dataclass
 class SearchHit:
     id: str
@@ -64,6 +71,22 @@ class SearchHit:
     @property
     def asset_id(self) -> str:
         return self.payload.get("asset_id", self.id)
+
+    @property
+    def place(self) -> str:
+        """Where in its file the hit is, as people say it: "page 3", "slide 2", "1:05"; "" for a whole file."""
+        if self.page is not None:
+            return f"page {self.page}"
+        if self.slide is not None:
+            return f"slide {self.slide}"
+        if self.t0 is not None:
+            return clock(self.t0)
+        return ""
+
+    def label(self, separator: str = " · ") -> str:
+        """File name and place, e.g. "report.pdf · page 3", for buttons, headings and citations."""
+        name = self.payload.get("file_name") or self.path.rsplit("/", 1)[-1]
+        return separator.join(part for part in (name, self.place) if part)
 
     @classmethod
     def from_point(cls, point: ScoredPoint, query: str) -> SearchHit:

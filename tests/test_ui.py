@@ -78,6 +78,15 @@ def search(query: str) -> AppTest:
     return at
 
 
+def ask(question: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page("ui/ask_page.py").run()
+    at.text_input(key="question").input(question).run()
+    assert not at.exception, at.exception
+    return at
+
+
 # --- search page -----------------------------------------------------------------------
 
 
@@ -274,11 +283,7 @@ def test_library_adds_a_folder_uploads_and_reindexes(tmp_path: Path, monkeypatch
 
 
 def test_ask_gives_a_cited_answer_that_opens_its_page(library: Path) -> None:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    at.switch_page("ui/ask_page.py").run()
-    at.text_input(key="question").input("When do tomatoes need staking?").run()
-    assert not at.exception
+    at = ask("When do tomatoes need staking?")
     answer = next(plain(m.value) for m in at.markdown if "[1]" in plain(m.value))
     assert "staking" in answer
     cite = next(b for b in at.button if b.label.startswith("[1]"))
@@ -289,11 +294,7 @@ def test_ask_gives_a_cited_answer_that_opens_its_page(library: Path) -> None:
 
 
 def test_ask_says_plainly_when_nothing_is_found(library: Path) -> None:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    at.switch_page("ui/ask_page.py").run()
-    at.text_input(key="question").input("What is the airspeed of an unladen swallow?").run()
-    assert not at.exception
+    at = ask("What is the airspeed of an unladen swallow?")
     assert "couldn't find" in plain(at.info[0].value)
     assert not [b for b in at.button if b.label.startswith("[")]
 

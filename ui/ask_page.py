@@ -4,14 +4,13 @@ cited page, slide or moment."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import streamlit as st
 
 from omnidex.config import Settings
 from qa import Answer, Answerer
 from retrieval.query import QuerySyntaxError
-from ui.components import get_app, location, show_preview
+from ui.components import get_app, show_preview
 from ui.safety import escape_markdown
 
 _MARKER = re.compile(r"\\\[(\d+)\\\]")  # an escaped "[n]"
@@ -57,8 +56,7 @@ def show_answer(answer: Answer) -> None:
                else "Quoted from your files: the sentences that answer the question best.")
     for citation in answer.citations:
         with st.container(border=True, key=f"citation-{citation.number}"):
-            place = " · ".join(p for p in (Path(citation.hit.path).name, location(citation.hit)) if p)
-            st.button(f"[{citation.number}] {place}", key=f"cite-{citation.number}", on_click=_open,
+            st.button(f"[{citation.number}] {citation.hit.label()}", key=f"cite-{citation.number}", on_click=_open,
                       args=(citation.number,))
             st.markdown("> " + escape_markdown(citation.quote))
 

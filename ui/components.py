@@ -10,8 +10,8 @@ import streamlit as st
 from omnidex.config import Settings
 from omnidex.schema import FileType, Modality
 from omnidex.service import ModelMismatch, Omnidex
-from retrieval.search import SearchHit
-from ui.previews import clock, photo_facts, render_pdf_page, transcript_around
+from retrieval.search import SearchHit, clock
+from ui.previews import photo_facts, render_pdf_page, transcript_around
 from ui.safety import escape_markdown, file_inside, highlight, servable_file
 
 # One indexing run at a time per server process, whichever session starts it.
@@ -61,21 +61,10 @@ def _load_app(settings_json: str) -> Omnidex:
     return app
 
 
-def location(hit: SearchHit) -> str:
-    """Where in its file a hit is: "page 3", "slide 2", "1:05"."""
-    if hit.page is not None:
-        return f"page {hit.page}"
-    if hit.slide is not None:
-        return f"slide {hit.slide}"
-    if hit.t0 is not None:
-        return clock(hit.t0)
-    return ""
-
-
 def title_markdown(hit: SearchHit) -> str:
     """File name, place and a modality badge; the name is escaped (a file may be called anything)."""
     label, color = BADGES.get(hit.modality, (hit.modality or "?", "gray"))
-    where = location(hit)
+    where = hit.place
     return (f"**{escape_markdown(Path(hit.path).name)}**" + (f" · {where}" if where else "")
             + f" :{color}-badge[{escape_markdown(label)}]")
 
@@ -113,7 +102,7 @@ def result_card(app: Omnidex, hit: SearchHit, query: str, selected_key: str, sim
             st.markdown(title_markdown(hit))
             st.markdown(highlight(hit.snippet or hit.text[:240], query))
             if hit.more:
-                others = ", ".join(location(m) for m in hit.more[:6] if location(m))
+                others = ", ".join(m.place for m in hit.more[:6] if m.place)
                 if others:
                     st.caption(f"Also: {others}")
             open_col, similar_col = st.columns(2)

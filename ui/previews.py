@@ -81,10 +81,3 @@ def photo_facts(payload: dict[str, Any]) -> dict[str, str]:
     if payload.get("modified"):
         facts["File changed"] = str(payload["modified"]).replace("T", " ")[:19]
     return facts
-
-
-def clock(seconds: float) -> str:
-    """1:05 or 1:02:05."""
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

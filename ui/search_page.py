@@ -23,7 +23,7 @@ from retrieval.filters import SearchFilters
 from retrieval.query import QuerySyntaxError, parse_query
 from retrieval.search import SearchHit
 from ui import safety
-from ui.components import get_app, index_generation, location, result_card, show_preview
+from ui.components import get_app, index_generation, result_card, show_preview
 from ui.safety import escape_markdown
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ def _title_of_kept(point_id: str) -> str:
     kept = st.session_state.get("results")
     for hit in (h for top in (kept[1] if kept else []) for h in (top, *top.more)):
         if hit.id == point_id:
-            return " · ".join(part for part in (Path(hit.path).name, location(hit)) if part)
+            return hit.label()
     return "the result you chose"
 
 
