@@ -11,19 +11,15 @@ clear a lower bar are quoted too, each with its own citation number.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
-
 from qa.sentences import split_sentences
 from qa.types import NO_ANSWER, Answer, Citation
 from rerank.cross_encoder import CrossEncoder
-from retrieval.search import SearchHit
+from retrieval.search import SearchHit, sigmoid
 
-SCORE_BATCH = 16  # pairs per cross-encoder call, sorted by length so little padding is computed
 _CHUNK_NUMBER = re.compile(r"c(\d+)$")
 
 
@@ -71,9 +67,9 @@ class Extractor:
                     windows.append(" ".join(sentences[max(0, order - 1) : order + 2]))
         if not candidates:
             return []
-        logits = self._logits(question, windows)
+        logits = self._cross_encoder().score(question, windows)  # batched by length inside
         w = self.config.sentence_weight
-        return [ScoredSentence(rank, order, text, w * _sigmoid(logit) + (1 - w) * _clamp(hits[rank].score))
+        return [ScoredSentence(rank, order, text, w * sigmoid(float(logit)) + (1 - w) * _clamp(hits[rank].score))
                 for (rank, order, text), logit in zip(candidates, logits)]
 
     def pick(self, hits: list[SearchHit], scored: list[ScoredSentence]) -> list[ScoredSentence]:
@@ -95,15 +91,6 @@ class Extractor:
                 per_place[place] = count + 1
                 picked.append(sentence)
         return picked
-
-    def _logits(self, question: str, passages: list[str]) -> np.ndarray:
-        model = self._cross_encoder()
-        by_length = sorted(range(len(passages)), key=lambda i: len(passages[i]))
-        logits = np.zeros(len(passages), dtype=np.float32)
-        for start in range(0, len(by_length), SCORE_BATCH):
-            batch = by_length[start : start + SCORE_BATCH]
-            logits[batch] = model.score(question, [passages[i] for i in batch])
-        return logits
 
 
 def compose(question: str, hits: list[SearchHit], picked: list[ScoredSentence]) -> Answer:
@@ -129,10 +116,6 @@ def location_key(hit: SearchHit) -> tuple:
 def _chunk_number(hit: SearchHit) -> int:
     match = _CHUNK_NUMBER.search(hit.payload.get("locator", ""))
     return int(match.group(1)) if match else 0
-
-
-def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-float(x)))
 
 
 def _clamp(score: float) -> float:

@@ -66,19 +66,24 @@ class OnnxCrossEncoder:
 
 
 class SentenceTransformersCrossEncoder:
-    def __init__(self, model: str, device: str = "auto") -> None:
+    def __init__(self, model: str, device: str = "auto", batch_size: int = 8) -> None:
         from sentence_transformers import CrossEncoder as StCrossEncoder
 
         self.name = model
+        self.batch_size = batch_size
         self._model = StCrossEncoder(model, device=resolve_device(device))
 
     def score(self, query: str, passages: Sequence[str]) -> np.ndarray:
         if not passages:
             return np.zeros(0, dtype=np.float32)
+        # Sorted by length, like the ONNX model's batches, so short passages are not padded to long ones.
+        order = np.argsort([len(p) for p in passages], kind="stable")
         # Raw logits, so both implementations share one scale.
-        scores = self._model.predict([(query, p) for p in passages], activation_fn=_identity,
-                                     convert_to_numpy=True)
-        return np.asarray(scores, dtype=np.float32).reshape(-1)
+        scores = self._model.predict([(query, passages[i]) for i in order], batch_size=self.batch_size,
+                                     activation_fn=_identity, convert_to_numpy=True)
+        logits = np.zeros(len(passages), dtype=np.float32)
+        logits[order] = np.asarray(scores, dtype=np.float32).reshape(-1)
+        return logits
 
 
 def _identity(x):

@@ -268,7 +268,7 @@ class Searcher:
         logits = model.score(query, [snippet(h.text, query, RERANK_WINDOW_CHARS, marks=False) for h in head])
         w = self.config.rerank_weight
         for hit, logit in zip(head, logits):
-            hit.scores["rerank"] = _sigmoid(float(logit))
+            hit.scores["rerank"] = sigmoid(float(logit))
             hit.score = blend_log_odds(hit.score, float(logit), w)
         reranked = sorted(hits[:k], key=lambda h: -h.score)
         floor = reranked[-1].score if reranked else 0.0
@@ -287,10 +287,11 @@ def blend_log_odds(first_stage: float, rerank_logit: float, weight: float) -> fl
     first stage is overruled only by a confident cross-encoder.
     """
     p = min(max(first_stage, 1e-6), 1 - 1e-6)
-    return _sigmoid((1 - weight) * math.log(p / (1 - p)) + weight * rerank_logit)
+    return sigmoid((1 - weight) * math.log(p / (1 - p)) + weight * rerank_logit)
 
 
-def _sigmoid(x: float) -> float:
+def sigmoid(x: float) -> float:
+    """A logit as a probability."""
     return 1.0 / (1.0 + math.exp(-x))
 
 
@@ -388,7 +389,7 @@ def relevance(standardised: float) -> float:
     The best hit of a flat, aimless candidate list sits 2-3 deviations above its
     tail; a clear answer 6-12 (measured on the FAQ benchmarks and generated pages).
     """
-    return 1.0 / (1.0 + math.exp(-RELEVANCE_SLOPE * (standardised - RELEVANCE_MIDPOINT)))
+    return sigmoid(RELEVANCE_SLOPE * (standardised - RELEVANCE_MIDPOINT))
 
 
 def _sorted(items: list[Ranked]) -> list[Ranked]:

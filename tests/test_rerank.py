@@ -39,3 +39,28 @@ def test_batched_scores_are_each_passages_own(cross_encoder: OnnxCrossEncoder) -
     assert np.allclose(together, alone, atol=0.5)  # int8 activations are scaled per batch: close, not equal
     assert int(np.argmax(together)) == 1
     assert cross_encoder.score(QUERY, []).shape == (0,)
+
+
+def test_a_sentence_transformers_cross_encoder_from_a_folder_scores_in_the_callers_order(tmp_path) -> None:
+    """The path users with internet take (a hub id resolves to a folder like this one), on a tiny random model."""
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+    from rerank.cross_encoder import SentenceTransformersCrossEncoder
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + "the a cat dog sat on mat ran how do i".split()
+    (tmp_path / "vocab.txt").write_text("\n".join(vocab))
+    model_dir = tmp_path / "tiny-cross-encoder"
+    BertTokenizerFast(vocab_file=str(tmp_path / "vocab.txt")).save_pretrained(model_dir)
+    BertForSequenceClassification(BertConfig(
+        vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+        max_position_embeddings=64, num_labels=1, initializer_range=0.5)).save_pretrained(model_dir)  # spread logits
+
+    model = load_cross_encoder(str(model_dir), device="cpu")
+    assert isinstance(model, SentenceTransformersCrossEncoder)
+    passages = ["the cat sat on the mat the cat sat on the mat", "a dog", "the dog ran on the mat", "cat"]
+    together = model.score("how do i", passages)
+    alone = np.array([model.score("how do i", [p])[0] for p in passages])
+    assert together.shape == (4,) and together.dtype == np.float32
+    assert np.allclose(together, alone, atol=1e-4)  # raw logits (no sigmoid), each passage's own, unsorted
+    assert len(set(np.round(together, 3))) == 4  # distinct, so a misplaced score would show
+    assert model.score("how do i", []).shape == (0,)
