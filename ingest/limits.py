@@ -18,8 +18,12 @@ def setting_name(field: str) -> str:
     return f"{Settings.model_config['env_prefix']}{field}".upper()
 
 
+def over_size_limit(size_bytes: int, max_mb: float) -> bool:
+    return size_bytes > max_mb * MB
+
+
 def check_file_size(size_bytes: int, max_mb: float) -> None:
-    if size_bytes > max_mb * MB:
+    if over_size_limit(size_bytes, max_mb):
         raise ExtractionError(f"skipped: {size_bytes / MB:,.1f} MB, over the limit of {max_mb:,g} MB "
                               f"({setting_name('max_file_mb')})")
 

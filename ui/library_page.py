@@ -12,6 +12,7 @@ import streamlit as st
 from ingest.catalog import FAILED, INDEXED
 from ingest.files import EXTENSIONS
 from ingest.indexer import FileOutcome, IngestReport, Progress
+from ingest.limits import over_size_limit
 from omnidex.service import Omnidex
 from ui import safety
 from ui.components import BADGES, INGEST_LOCK, get_app, index_changed
@@ -107,7 +108,7 @@ def upload_files(app: Omnidex) -> bool:
     target = app.settings.data_dir / "uploads"
     saved: list[Path] = []
     for upload in uploads:
-        if safety.upload_too_large(upload.size, limit_mb):
+        if over_size_limit(upload.size, limit_mb):
             st.error(escape_markdown(f"{upload.name} is larger than {limit_mb} MB; add its folder instead."))
             continue
         content = upload.getvalue()

@@ -77,7 +77,3 @@ def upload_name(name: str, content: bytes) -> Path:
     uploads with one name do not overwrite each other) holding the file under a cleaned-up name."""
     base = _UNSAFE_NAME.sub("_", Path(name.replace("\\", "/")).name).strip(" .") or "upload"
     return Path(hashlib.sha256(content).hexdigest()[:16]) / base
-
-
-def upload_too_large(size_bytes: int, limit_mb: int) -> bool:
-    return size_bytes > limit_mb * 1024 * 1024

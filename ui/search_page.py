@@ -17,6 +17,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ingest.catalog import INDEXED
 from ingest.files import EXTENSIONS
+from ingest.limits import over_size_limit
 from omnidex.schema import FileType
 from omnidex.service import Omnidex
 from retrieval.filters import SearchFilters
@@ -155,7 +156,7 @@ def main() -> None:
             heading = f"Like {source[1]}"
             hits, elapsed, fresh = _cached_search(("similar", similar, filters),
                                                   lambda: app.find_similar(similar, filters, limit))
-        elif picture is not None and safety.upload_too_large(picture.size, safety.MAX_UPLOAD_MB):
+        elif picture is not None and over_size_limit(picture.size, safety.MAX_UPLOAD_MB):
             st.error(f"That picture is larger than {safety.MAX_UPLOAD_MB} MB. Try a smaller copy of it.")
             return
         elif picture is not None:
