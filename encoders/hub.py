@@ -35,7 +35,8 @@ class ModelHub:
     def image_tagger(self) -> ImageTagger:
         from encoders.image_tagger import ImageTagger
 
-        return ImageTagger(self.settings.image_model, self.settings.device, self.settings.threads)
+        s = self.settings
+        return ImageTagger(s.image_model, s.device, s.threads, cache_dir=s.model_cache_dir)
 
     @cached_property
     def image_conse(self) -> Conse:

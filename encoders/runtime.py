@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -62,3 +65,18 @@ class LazyOnnxSession:
             if self._session is None:
                 self._session = onnx_session(str(self.model_path), self.device, self.threads)
         return self._session
+
+
+@contextmanager
+def written_atomically(target: Path) -> Iterator[Path]:
+    """A temporary path beside `target` to write; renamed onto it only when the block succeeds,
+    so a crash or a second process never sees a half-written model file in the cache."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=target.suffix)
+    os.close(fd)
+    try:
+        yield Path(temp)
+        os.chmod(temp, 0o644)  # a cache other users (a container's, a service's) may read
+        os.replace(temp, target)
+    finally:
+        Path(temp).unlink(missing_ok=True)

@@ -7,9 +7,7 @@ and loaded from there on every later start.
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from encoders.packaged import locate
-from encoders.runtime import cpu_threads, resolve_device
+from encoders.runtime import cpu_threads, resolve_device, written_atomically
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -77,17 +75,10 @@ def _write_atomically(target: Path, sources: list[Path]) -> None:
     size = sum(source.stat().st_size for source in sources)
     if target.exists() and target.stat().st_size == size:
         return
-    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for source in sources:
-                with source.open("rb") as part:
-                    shutil.copyfileobj(part, out, 1 << 22)
-        os.chmod(temp, 0o644)  # a cache other users (a container's, a service's) may read
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    with written_atomically(target) as temp, temp.open("wb") as out:
+        for source in sources:
+            with source.open("rb") as part:
+                shutil.copyfileobj(part, out, 1 << 22)
 
 
 class Transcriber:

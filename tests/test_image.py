@@ -67,6 +67,20 @@ def test_text_query_finds_the_photo(query: str, expected: str, photo_segments, c
     assert _rank(query, photo_segments, ctx)[0] == expected
 
 
+def test_onnx_export_classifies_like_pytorch(photo_files: dict[str, Path], tmp_path: Path) -> None:
+    """The CPU path runs an ONNX export of the network; it must keep the PyTorch model's judgement."""
+    from encoders.image_tagger import ImageTagger
+
+    photos = [Image.open(path) for path in photo_files.values()]
+    exported = ImageTagger(device="cpu", cache_dir=tmp_path / "models")
+    eager = ImageTagger(device="cpu", cache_dir=None)
+    onnx_probs, torch_probs = exported.predict(photos), eager.predict(photos)
+    assert list((tmp_path / "models").glob("*.onnx")), "the export is kept in the model cache"
+    assert np.abs(onnx_probs - torch_probs).max() < 1e-4
+    assert (onnx_probs.argmax(axis=1) == torch_probs.argmax(axis=1)).all()
+    assert exported.labels[int(onnx_probs[list(photo_files).index("coffee")].argmax())] in ("espresso", "tea cup")
+
+
 def test_segment_carries_tags_vector_and_thumbnail(photo_segments, ctx) -> None:
     cat = photo_segments["chelsea"]
     assert cat.modality is Modality.IMAGE and cat.locator == "image"
