@@ -178,11 +178,13 @@ class Omnidex:
                 if recorded.get(role, "none") != value]
 
     def search(self, query: str, filters: SearchFilters = SearchFilters(), limit: int | None = None,
-               mode: SearchMode = SearchMode.RERANK, group: bool = True, cutoff: bool = True,
+               mode: SearchMode | None = None, group: bool = True, cutoff: bool = True,
                diversity: float | None = None) -> list[SearchHit]:
-        """Text search; inline filters in the query (type:, after:, in:, tag:, lang:) add to `filters`."""
+        """Text search; inline filters in the query (type:, after:, in:, tag:, lang:) add to `filters`.
+        The mode defaults to settings.search_mode."""
         parsed = parse_query(query, filters)
-        request = SearchRequest(parsed.text, parsed.filters, limit or self.settings.default_limit, mode, group, cutoff,
+        request = SearchRequest(parsed.text, parsed.filters, limit or self.settings.default_limit,
+                                mode or SearchMode(self.settings.search_mode), group, cutoff,
                                 diversity=self.settings.diversity if diversity is None else diversity)
         return self.searcher.search(request)
 

@@ -141,7 +141,7 @@ class SearchRequest:
     text: str = ""
     filters: SearchFilters = field(default_factory=SearchFilters)
     limit: int = 10
-    mode: SearchMode = SearchMode.RERANK
+    mode: SearchMode = SearchMode.HYBRID
     group: bool = True
     cutoff: bool = True
     exclude_ids: tuple[str, ...] = ()

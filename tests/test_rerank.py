@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from omnidex.service import Omnidex
 from rerank.cross_encoder import OnnxCrossEncoder, load_cross_encoder
+from retrieval.search import SearchMode
+from tests.conftest import make_settings
 
 QUERY = "how do I upgrade the packages installed on my system"
 PASSAGES = [
@@ -64,3 +67,23 @@ def test_a_sentence_transformers_cross_encoder_from_a_folder_scores_in_the_calle
     assert np.allclose(together, alone, atol=1e-4)  # raw logits (no sigmoid), each passage's own, unsorted
     assert len(set(np.round(together, 3))) == 4  # distinct, so a misplaced score would show
     assert model.score("how do i", []).shape == (0,)
+
+
+def test_search_runs_the_configured_mode_and_rerank_reads_the_passages(tmp_path) -> None:
+    """Hybrid unless settings say otherwise; in rerank mode every head hit carries the cross-encoder's judgement."""
+    app = Omnidex(make_settings(tmp_path / "data", search_mode="rerank"))
+    try:
+        app.indexer.index_texts((f"doc{i}", text) for i, text in enumerate(PASSAGES))
+        reranked = app.search(QUERY, cutoff=False)
+        assert reranked[0].asset_id == "doc1"
+        assert all("rerank" in hit.scores for hit in reranked)
+        hybrid = app.search(QUERY, cutoff=False, mode=SearchMode.HYBRID)
+        assert not any("rerank" in hit.scores for hit in hybrid)
+    finally:
+        app.close()
+    default = Omnidex(make_settings(tmp_path / "data2"))
+    try:
+        default.indexer.index_texts([("doc1", PASSAGES[1])])
+        assert not any("rerank" in hit.scores for hit in default.search(QUERY, cutoff=False))
+    finally:
+        default.close()

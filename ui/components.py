@@ -10,7 +10,7 @@ import streamlit as st
 from omnidex.config import Settings
 from omnidex.schema import FileType, Modality
 from omnidex.service import ModelMismatch, Omnidex
-from retrieval.search import SearchHit, clock
+from retrieval.search import SearchHit, SearchMode, clock
 from ui.previews import photo_facts, render_pdf_page, transcript_around
 from ui.safety import escape_markdown, file_inside, highlight, servable_file
 
@@ -53,11 +53,11 @@ def get_app() -> Omnidex:
 def _load_app(settings_json: str) -> Omnidex:
     """One Omnidex per server process and configuration: models and store load once, not per rerun.
 
-    A search at start-up loads the encoder, the cross-encoder and the calibration, so the first
-    search a person makes costs no more than the later ones.
+    A reranked search at start-up loads the encoder, the cross-encoder (Ask uses it even when
+    search does not) and the calibration, so the first search or question costs no more than later ones.
     """
     app = Omnidex(Settings.model_validate_json(settings_json))
-    app.search("warm up")
+    app.search("warm up", mode=SearchMode.RERANK)
     return app
 
 
