@@ -31,6 +31,9 @@ RERANK_WINDOW_CHARS = 280  # about 64 tokens: the cost of a pair grows faster th
 PROXIMITY_WEIGHT = 4.0  # in standard deviations: a verbatim match is strong evidence
 PROXIMITY_MIN_SHARE = 0.5
 PROXIMITY_MIN_PAIRS = 4
+# Candidates checked for the phrase: a segment holding a pasted sentence is near the top of the fused
+# list already (BM25 may decide such a lookup); tokenizing all ~150 candidates was a sixth of a query's time.
+PROXIMITY_POOL = 50
 DIVERSIFY_POOL = 50
 DENSE_Z_RELEVANT = 2.5  # standard deviations above the modality's chance similarity
 RELEVANCE_MIDPOINT = 4.0
@@ -370,7 +373,7 @@ def add_proximity(fused: list[Fused], points: dict[str, ScoredPoint], query: str
     pairs = _pairs(tokenize(query))
     if len(pairs) < PROXIMITY_MIN_PAIRS:  # short queries: adjacency says little
         return
-    for f in fused:
+    for f in fused[:PROXIMITY_POOL]:
         text_pairs = _pairs(tokenize(points[f.id].payload.get("text", "")))
         share = len(pairs & text_pairs) / len(pairs)
         if share >= PROXIMITY_MIN_SHARE:  # below this, shared pairs are topical overlap, not the phrase
