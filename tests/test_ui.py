@@ -70,18 +70,24 @@ def titles(at: AppTest) -> list[str]:
     return [plain(m.value) for m in at.markdown if "-badge[" in m.value]
 
 
-def search(query: str) -> AppTest:
+def opened(page: str | None = None) -> AppTest:
+    """The app as a browser first shows it, then on `page` (e.g. "ui/ask_page.py") when given."""
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
+    if page:
+        at.switch_page(page).run()
+    return at
+
+
+def search(query: str) -> AppTest:
+    at = opened()
     at.text_input(key="query").input(query).run()
     assert not at.exception, at.exception
     return at
 
 
 def ask(question: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    at.switch_page("ui/ask_page.py").run()
+    at = opened("ui/ask_page.py")
     at.text_input(key="question").input(question).run()
     assert not at.exception, at.exception
     return at
@@ -91,8 +97,7 @@ def ask(question: str) -> AppTest:
 
 
 def test_search_shows_result_card_with_highlight_and_page_preview(library: Path) -> None:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
+    at = opened()
     assert not at.exception
     assert re.search(r"\d+ segments from 15 files indexed", at.caption[0].value)
 
@@ -142,8 +147,7 @@ def test_find_similar_lists_related_results(library: Path) -> None:
 
 
 def test_sidebar_counts_and_inline_type_filter_find_the_photo(library: Path) -> None:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
+    at = opened()
     options = at.sidebar.multiselect(key="types").options
     assert "pdf (14)" in options and "image (1)" in options and "video (0)" in options
     at.text_input(key="query").input("a cup of coffee type:image").run()
@@ -158,8 +162,7 @@ def test_sidebar_counts_and_inline_type_filter_find_the_photo(library: Path) -> 
 
 
 def test_sidebar_date_and_folder_filters_narrow_results_and_counts(library: Path) -> None:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
+    at = opened()
     at.date_input(key="dates").set_value((date(2024, 1, 1), date(2024, 12, 31))).run()  # when the photo was taken
     assert "image (1)" in at.multiselect(key="types").options and "pdf (0)" in at.multiselect(key="types").options
     at.text_input(key="query").input("espresso").run()
@@ -175,8 +178,7 @@ def test_sidebar_date_and_folder_filters_narrow_results_and_counts(library: Path
 
 
 def test_search_with_an_uploaded_picture_finds_the_photo(library: Path) -> None:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
+    at = opened()
     picture = (library / "photos" / "coffee.jpg").read_bytes()
     at.file_uploader(key="picture").set_value(("my-coffee.jpg", picture, "image/jpeg")).run()
     assert not at.exception
@@ -205,8 +207,7 @@ def test_document_text_is_never_rendered_as_markup(library: Path) -> None:
 
 
 def test_no_results_says_which_filter_to_remove(library: Path) -> None:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
+    at = opened()
     at.multiselect(key="types").set_value(["video"]).run()
     at.text_input(key="query").input("tomatoes").run()
     message = plain(at.info[0].value)
@@ -223,9 +224,7 @@ def test_a_bad_filter_explains_itself(library: Path) -> None:
 
 
 def test_library_counts_and_failed_files(library: Path) -> None:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    at.switch_page("ui/library_page.py").run()
+    at = opened("ui/library_page.py")
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Files indexed"] == "15" and metrics["Failed"] == "1" and metrics["pdf files"] == "13"
@@ -239,8 +238,7 @@ def test_library_adds_a_folder_uploads_and_reindexes(tmp_path: Path, monkeypatch
     monkeypatch.setenv("OMNIDEX_DATA_DIR", str(tmp_path / "data"))
     folder = tmp_path / "inbox"
     write_pdf(folder / "bees.pdf", ["Bees dance to tell the hive where flowers are."])
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
+    at = opened()
     assert "Nothing is indexed yet" in at.info[0].value
     at.switch_page("ui/library_page.py").run()
 
