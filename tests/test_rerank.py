@@ -69,21 +69,17 @@ def test_a_sentence_transformers_cross_encoder_from_a_folder_scores_in_the_calle
     assert model.score("how do i", []).shape == (0,)
 
 
-def test_search_runs_the_configured_mode_and_rerank_reads_the_passages(tmp_path) -> None:
+def test_search_runs_the_configured_mode_and_rerank_reads_the_passages(tmp_path, app: Omnidex) -> None:
     """Hybrid unless settings say otherwise; in rerank mode every head hit carries the cross-encoder's judgement."""
-    app = Omnidex(make_settings(tmp_path / "data", search_mode="rerank"))
+    reranking = Omnidex(make_settings(tmp_path / "reranking", search_mode="rerank"))
     try:
-        app.indexer.index_texts((f"doc{i}", text) for i, text in enumerate(PASSAGES))
-        reranked = app.search(QUERY, cutoff=False)
+        reranking.indexer.index_texts((f"doc{i}", text) for i, text in enumerate(PASSAGES))
+        reranked = reranking.search(QUERY, cutoff=False)
         assert reranked[0].asset_id == "doc1"
         assert all("rerank" in hit.scores for hit in reranked)
-        hybrid = app.search(QUERY, cutoff=False, mode=SearchMode.HYBRID)
+        hybrid = reranking.search(QUERY, cutoff=False, mode=SearchMode.HYBRID)
         assert not any("rerank" in hit.scores for hit in hybrid)
     finally:
-        app.close()
-    default = Omnidex(make_settings(tmp_path / "data2"))
-    try:
-        default.indexer.index_texts([("doc1", PASSAGES[1])])
-        assert not any("rerank" in hit.scores for hit in default.search(QUERY, cutoff=False))
-    finally:
-        default.close()
+        reranking.close()
+    app.indexer.index_texts([("doc1", PASSAGES[1])])  # default settings
+    assert not any("rerank" in hit.scores for hit in app.search(QUERY, cutoff=False))
