@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -92,6 +92,15 @@ class Settings(BaseSettings):
     llm_model: str = "llama3.1"
     llm_api_key: str | None = None
     answer_passages: int = 6  # retrieved passages an answer is drawn from
+
+    # Browser UI (ui/). Served anywhere but loopback it asks for ui_password (`omnidex serve` refuses to start
+    # without one); "Add a folder" indexes only folders under library_roots (empty: the folders the index already
+    # holds files from, and the uploads folder); uploads are held to max_upload_mb each and upload_quota_mb in all.
+    ui_password: SecretStr | None = None
+    ui_hosts: list[str] = Field(default_factory=list, description="more host names the UI answers to (a proxy's)")
+    library_roots: list[Path] = Field(default_factory=list)
+    max_upload_mb: int = Field(default=200, gt=0)
+    upload_quota_mb: int = Field(default=10_240, gt=0, description="most the uploads folder may hold, in MB")
 
     # Ingestion.
     write_batch_size: int = 32  # segments embedded and upserted together
