@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from encoders.bm25 import Bm25Encoder, term_index, tokenize
+from encoders.bm25 import Bm25Encoder, all_words, term_index, tokenize, word_pairs
 from sample_corpus import real_text_paragraphs
 from store.base import PointRecord, Schema
 from store.edge import EdgeStore
@@ -31,11 +31,54 @@ def test_document_weights_saturate_and_normalise_length() -> None:
     enc = Bm25Encoder(k1=1.2, b=0.75, avg_len=10)
     once = enc.encode_document("otter")
     many = enc.encode_document("otter " * 50)
-    assert many.values[0] > once.values[0]
-    assert many.values[0] < 1.2 + 1  # tf saturates below k1 + 1
+    assert weight(many, "otter") > weight(once, "otter")
+    assert weight(many, "otter") < 1.2 + 1  # tf saturates below k1 + 1
     short = enc.encode_document("otter river")
     long = enc.encode_document("otter river " + "bank " * 40)
-    assert short.values[short.indices.index(term_index("otter"))] > long.values[long.indices.index(term_index("otter"))]
+    assert weight(short, "otter") > weight(long, "otter")
+
+
+def weight(vector, term: str) -> float:
+    return vector.values[vector.indices.index(term_index(term))]
+
+
+def test_word_pairs_keep_the_stop_words_a_phrase_is_made_of() -> None:
+    assert tokenize("for trying out the") == ["tri"]
+    assert word_pairs(all_words("For trying out the")) == ["for tri", "tri out", "out the"]
+    enc = Bm25Encoder()
+    doc = enc.encode_document("Thank you for trying out the new menu.")
+    assert all(term_index(t) in doc.indices for t in ("tri", "menu", "for tri", "out the"))
+    assert sorted(enc.encode_phrase_query("for trying out the").indices) == sorted(
+        term_index(t) for t in ("for tri", "tri out", "out the"))
+    assert enc.encode_phrase_query("otters").indices == []  # one word: no phrase
+    assert enc.encode_query("for trying out the").indices == [term_index("tri")]  # topical side unchanged
+
+
+def test_a_phrase_query_finds_the_segment_that_says_it(tmp_path: Path) -> None:
+    """On real paragraphs, four consecutive words (stop words and all) put their paragraph first."""
+    paragraphs = real_text_paragraphs()[:800]
+    enc = Bm25Encoder()
+    store = EdgeStore(tmp_path / "shard", Schema(dense={"text": 2}, sparse=("bm25",)))
+    store.upsert([PointRecord(id=_uuid(i), vectors={"text": [1.0, 0.0], "bm25": enc.encode_document(p)},
+                              payload={"i": i}) for i, p in enumerate(paragraphs)])
+    rng = random.Random(5)
+    found = topical = trials = 0
+    for doc in rng.sample(range(len(paragraphs)), 80):
+        words = paragraphs[doc].split()
+        if len(words) < 8:
+            continue
+        start = rng.randrange(len(words) - 4)
+        query = " ".join(words[start : start + 4])
+        trials += 1
+        first = store.search("bm25", enc.encode_phrase_query(query), 1)
+        found += bool(first) and first[0].payload["i"] == doc
+        terms = enc.encode_query(query)
+        first = store.search("bm25", terms, 1) if terms.indices else []
+        topical += bool(first) and first[0].payload["i"] == doc
+    store.close()
+    assert trials >= 60
+    assert found / trials >= 0.9, (found, topical, trials)
+    assert found > topical  # the pairs carry what content terms alone lose
 
 
 def test_query_vector_counts_each_term_once() -> None:
