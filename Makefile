@@ -39,7 +39,7 @@ $(SYSTEM_STAMP): Makefile
 run: install
 	$(BIN)/python -m sample_corpus $(SAMPLE_DOCS)
 	OMNIDEX_DATA_DIR=$(SAMPLE_DATA)/index $(BIN)/omnidex ingest $(SAMPLE_DOCS)
-	OMNIDEX_DATA_DIR=$(SAMPLE_DATA)/index $(BIN)/omnidex serve --address 0.0.0.0 --port 8501
+	OMNIDEX_DATA_DIR=$(SAMPLE_DATA)/index $(BIN)/omnidex serve --address 127.0.0.1 --port 8501
 
 test: install
 	$(BIN)/python -m pytest -q

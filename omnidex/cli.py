@@ -60,7 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="start the browser UI")
     serve.add_argument("--port", type=int, default=8501)
-    serve.add_argument("--address", default="localhost")
+    serve.add_argument("--address", default="127.0.0.1",
+                       help="where to listen (default: this machine only); any other address needs a password "
+                            "(OMNIDEX_UI_PASSWORD)")
     return parser
 
 
@@ -260,10 +262,23 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    """Streamlit on the app, with what keeps it private set on the command line: a UI other machines can reach
+    needs a password, answers only to this machine's names (DNS rebinding), and shows no error details."""
+    from omnidex.config import Settings
+    from ui.access import PASSWORD_HOWTO, allowed_hosts, configured_password, is_loopback
+
+    settings = Settings()
+    if not is_loopback(args.address) and not configured_password(settings):
+        print(f"omnidex: not serving on {args.address}: other machines could reach the UI, and no password is "
+              f"set. {PASSWORD_HOWTO.replace('`', '')}", file=sys.stderr)
+        return 2
     app_py = Path(__file__).resolve().parent.parent / "app.py"
     cmd = [sys.executable, "-m", "streamlit", "run", str(app_py), "--server.port", str(args.port),
            "--server.address", args.address, "--server.headless", "true",
-           "--browser.gatherUsageStats", "false"]
+           "--server.maxUploadSize", str(settings.max_upload_mb), "--server.fileWatcherType", "none",
+           "--client.showErrorDetails", "none", "--browser.gatherUsageStats", "false"]
+    for host in allowed_hosts(args.address, settings.ui_hosts):
+        cmd += ["--server.allowedHosts", host]
     return subprocess.call(cmd)
 
 

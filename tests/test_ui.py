@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from collections.abc import Iterator
 from datetime import date
@@ -9,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from streamlit import config as streamlit_config
 from streamlit.testing.v1 import AppTest
 
 from ingest.catalog import Catalog
@@ -18,7 +21,16 @@ from retrieval.search import SearchHit
 from tests.conftest import write_pdf
 from tests.media_fixtures import speak_passage
 from ui.previews import transcript_around
-from ui.safety import escape_markdown, file_inside, highlight, servable_file, upload_name
+from ui.safety import (
+    escape_markdown,
+    file_inside,
+    highlight,
+    inside_roots,
+    library_roots,
+    literal,
+    servable_file,
+    upload_name,
+)
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 INJECTION = ("Compost heaps need air. <script>alert('owned')</script> [click me](javascript:alert(1)) "
@@ -27,8 +39,22 @@ MEMO = ["Good morning team.", "Please bring the pricing options to Thursday's me
 
 
 def plain(markdown: str) -> str:
-    """What an escaped Markdown string displays."""
-    return re.sub(r"\\(.)", r"\1", markdown)
+    """What an escaped Markdown string, or one with names in code spans, displays."""
+    return re.sub(r"\\(.)", r"\1", markdown.replace("`", ""))
+
+
+def shown_html(block: str) -> str:
+    """What one of our HTML blocks (escaped text with <strong>, <code> marks) displays."""
+    return html.unescape(re.sub(r"<[^>]+>", "", block))
+
+
+@pytest.fixture(autouse=True)
+def served_on_loopback() -> Iterator[None]:
+    """The app as `omnidex serve` runs it by default (this machine only, so no login without a password)."""
+    before = streamlit_config.get_option("server.address")
+    streamlit_config.set_option("server.address", "127.0.0.1")
+    yield
+    streamlit_config.set_option("server.address", before)
 
 
 def write_photo(path: Path) -> Path:
@@ -106,7 +132,8 @@ def test_search_shows_result_card_with_highlight_and_page_preview(library: Path)
     shown = titles(at)
     assert shown[0].startswith("**garden.pdf** · page 2")
     assert ":blue-badge[Text]" in shown[0]
-    assert any("**Tomatoes**" in m.value and "**staking**" in m.value for m in at.markdown)  # highlighted snippet
+    assert any("<strong>Tomatoes</strong>" in m.value and "<strong>staking</strong>" in m.value
+               for m in at.markdown)  # highlighted snippet
     assert any("staking" in t.value for t in at.text)  # the preview's text
     elapsed = float(re.search(r"in (\d+\.\d+) s", plain(at.caption[0].value)).group(1))
     assert elapsed < 3.0  # the first search after start-up (models were warmed when the app loaded)
@@ -155,10 +182,10 @@ def test_sidebar_counts_and_inline_type_filter_find_the_photo(library: Path) -> 
     shown = titles(at)
     assert len([b for b in at.button if b.label == "Preview"]) == 1
     assert shown[0].startswith("**coffee.jpg**") and "green-badge[Picture]" in shown[0]
-    facts = [plain(c.value) for c in at.caption]
+    facts = [shown_html(c.value) for c in at.caption]
     assert "Camera: Omnicam X100" in facts
     assert any(f.startswith("Taken: 2024-05-17") for f in facts)
-    assert "**Tags:** espresso" in [m.value for m in at.markdown]  # the classifier's label for the photo
+    assert "Tags: espresso" in [shown_html(m.value) for m in at.markdown]  # the classifier's label for the photo
 
 
 def test_sidebar_date_and_folder_filters_narrow_results_and_counts(library: Path) -> None:
@@ -193,16 +220,16 @@ def test_audio_hit_plays_from_the_moment_with_the_transcript(library: Path) -> N
     assert shown[0].startswith("**memo.wav** · 0:0")
     (player,) = at.get("audio")
     assert player.proto.start_time >= 1  # after "Good morning team."
-    transcript = [m.value for m in at.markdown if m.value.startswith("`0:0")]
-    assert transcript and "**pricing**" in transcript[0]
+    transcript = [m.value for m in at.markdown if m.value.startswith("<div><code>0:0")]
+    assert transcript and "<strong>pricing</strong>" in transcript[0]
 
 
 def test_document_text_is_never_rendered_as_markup(library: Path) -> None:
     at = search("compost heaps need air")
     snippet = next(m.value for m in at.markdown if "Compost" in m.value and "-badge[" not in m.value)
-    bold_removed = snippet.replace("**", "")
-    assert not re.search(r"(?<!\\)[<>\[\]()!$:^]", bold_removed), "every markup character is escaped"
-    assert "<script>alert('owned')</script> [click me](javascript:alert(1))" in plain(snippet)
+    assert snippet.startswith("<div>") and "<script" not in snippet  # one HTML block: Markdown leaves it alone
+    assert set(re.findall(r"</?(\w+)", snippet)) <= {"div", "strong"}, "no tag but our own"
+    assert "<script>alert('owned')</script> [click me](javascript:alert(1))" in shown_html(snippet)
     assert any("[click me](javascript:alert(1))" in t.value for t in at.text)  # the preview, as plain text
 
 
@@ -233,8 +260,6 @@ def test_library_counts_and_failed_files(library: Path) -> None:
 
 
 def test_library_adds_a_folder_uploads_and_reindexes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import ui.safety
-
     monkeypatch.setenv("OMNIDEX_DATA_DIR", str(tmp_path / "data"))
     folder = tmp_path / "inbox"
     write_pdf(folder / "bees.pdf", ["Bees dance to tell the hive where flowers are."])
@@ -244,26 +269,46 @@ def test_library_adds_a_folder_uploads_and_reindexes(tmp_path: Path, monkeypatch
 
     at.text_input(key="folder_path").input(str(folder))
     at.button[0].click().run()  # the form's submit button
+    assert "outside the folders this Omnidex may index" in plain(at.error[0].value)  # nothing indexed, no roots set
+    assert not at.dataframe
+
+    monkeypatch.setenv("OMNIDEX_LIBRARY_ROOTS", json.dumps([str(folder)]))
+    at.text_input(key="folder_path").input(str(folder))
+    at.button[0].click().run()
     assert not at.exception
     rows = at.dataframe[0].value
     assert list(rows["file"]) == ["bees.pdf"] and list(rows["status"]) == ["indexed"]
     assert at.get("progress")[0].proto.value == 100
 
     report = write_pdf(tmp_path / "elsewhere" / "report.pdf", ["Quarterly churn fell to two percent."]).read_bytes()
+    at.text_input(key="folder_path").input(str(folder / ".." / "elsewhere"))
+    at.button[0].click().run()
+    assert "outside the folders" in plain(at.error[0].value) and str(folder) in plain(at.error[0].value)
+
     at.file_uploader(key="uploads").set_value([("report.pdf", report, "application/pdf")]).run()
     next(b for b in at.button if b.label == "Index 1 uploaded file").click().run()
     assert not at.exception
-    saved = tmp_path / "data" / "uploads" / upload_name("report.pdf", report)
+    uploads = tmp_path / "data" / "uploads"
+    saved = uploads / upload_name("report.pdf", report)
     assert saved.read_bytes() == report
     assert list(at.dataframe[0].value["status"]) == ["indexed"]
 
-    monkeypatch.setattr(ui.safety, "MAX_UPLOAD_MB", 1)
-    at.file_uploader(key="uploads").set_value([("big.pdf", b"%PDF-" + b"0" * 1_200_000, "application/pdf")]).run()
+    monkeypatch.setenv("OMNIDEX_MAX_UPLOAD_MB", "1")
+    big = b"%PDF-" + b"0" * 1_200_000
+    at.file_uploader(key="uploads").set_value([("big.pdf", big, "application/pdf")]).run()
     next(b for b in at.button if b.label == "Index 1 uploaded file").click().run()
     assert "larger than 1 MB" in plain(at.error[0].value)
-    assert not (tmp_path / "data" / "uploads" / upload_name("big.pdf", b"%PDF-" + b"0" * 1_200_000)).exists()
-    monkeypatch.undo()
-    monkeypatch.setenv("OMNIDEX_DATA_DIR", str(tmp_path / "data"))
+    assert not (uploads / upload_name("big.pdf", big)).exists()
+    monkeypatch.delenv("OMNIDEX_MAX_UPLOAD_MB")
+
+    monkeypatch.setenv("OMNIDEX_UPLOAD_QUOTA_MB", "1")
+    just_over = b"%PDF-" + b"0" * (2**20 - len(report) - 4)  # with report.pdf, one byte over the quota
+    at.file_uploader(key="uploads").set_value([("filler.pdf", just_over, "application/pdf")]).run()
+    next(b for b in at.button if b.label == "Index 1 uploaded file").click().run()
+    quota_message = plain(at.error[0].value)
+    assert "filler.pdf was not kept" in quota_message and "more than 1 MB" in quota_message
+    assert not (uploads / upload_name("filler.pdf", just_over)).exists()
+    monkeypatch.delenv("OMNIDEX_UPLOAD_QUOTA_MB")
 
     write_pdf(folder / "bees.pdf", ["Bees dance to show the hive where the flowers are, and how far."])
     write_pdf(folder / "wasps.pdf", ["Wasps build paper nests."])
@@ -285,7 +330,7 @@ def test_ask_gives_a_cited_answer_that_opens_its_page(library: Path) -> None:
     answer = next(plain(m.value) for m in at.markdown if "[1]" in plain(m.value))
     assert "staking" in answer
     cite = next(b for b in at.button if b.label.startswith("[1]"))
-    assert cite.label == "[1] garden.pdf · page 2"
+    assert plain(cite.label) == "[1] garden.pdf · page 2"
     cite.click().run()
     assert any("staking" in t.value for t in at.text)  # the cited page's text beside its rendered image
     assert at.get("image")
@@ -302,11 +347,14 @@ def test_ask_says_plainly_when_nothing_is_found(library: Path) -> None:
 
 def test_highlight_escapes_first_then_marks_query_words() -> None:
     marked = highlight("Use <b>staking</b> for [tomatoes](javascript:x)", "tomato staking")
-    assert "<b>" not in marked and "](" not in marked
-    assert "**staking**" in marked and "**tomatoes**" in marked
-    assert plain(marked.replace("**", "")) == "Use <b>staking</b> for [tomatoes](javascript:x)"
+    assert "<b>" not in marked
+    assert "<strong>staking</strong>" in marked and "<strong>tomatoes</strong>" in marked
+    assert shown_html(marked) == "Use <b>staking</b> for [tomatoes](javascript:x)"
     assert escape_markdown("# heading\n\n- item") == r"\# heading \- item"
-    assert highlight("Tomatoes need  staking.", "staking tomatoes") == r"**Tomatoes** need **staking**\."
+    assert highlight("Tomatoes need  staking.", "staking tomatoes") == ("<strong>Tomatoes</strong> need "
+                                                                        "<strong>staking</strong>.")
+    assert literal("a `b` c") == "``a `b` c``" and literal("`x") == "`` `x ``"
+    assert literal("line\nbreak\x1b") == "`line break\ufffd`"
 
 
 def test_only_indexed_files_and_thumbnails_are_served(library: Path, tmp_path: Path) -> None:
@@ -338,3 +386,34 @@ def test_transcript_around_a_moment_says_overlapping_words_once() -> None:
              span(125.0, 135.0, [(125.0, "bring"), (130.0, "the"), (134.0, "pricing")]),
              span(132.0, 140.0, [(132.0, "the"), (134.0, "pricing"), (136.0, "options")])]
     assert transcript_around(spans, 134.0) == [(125.0, "bring the pricing"), (136.0, "options")]
+
+
+def test_library_roots_default_to_the_indexed_folders_and_uploads(tmp_path: Path) -> None:
+    uploads = tmp_path / "data" / "uploads"
+    catalogued = [tmp_path / "docs" / "a.pdf", tmp_path / "docs" / "deep" / "b.pdf", tmp_path / "music" / "c.mp3"]
+    roots = library_roots([], catalogued, uploads)
+    assert roots == sorted([(tmp_path / "docs").resolve(), (tmp_path / "music").resolve(), uploads.resolve()])
+    assert library_roots([tmp_path / "only"], catalogued, uploads) == sorted([(tmp_path / "only").resolve(),
+                                                                              uploads.resolve()])
+    (tmp_path / "docs" / "deep").mkdir(parents=True)
+    (tmp_path / "docs" / "escape").symlink_to(tmp_path / "secrets", target_is_directory=True)
+    assert inside_roots(tmp_path / "docs" / "deep", roots) and inside_roots(uploads / "x" / "y.pdf", roots)
+    assert not inside_roots(tmp_path / "docs" / ".." / "secrets", roots)
+    assert not inside_roots(tmp_path / "docs" / "escape", roots)  # a symlink out of a root
+    assert not inside_roots(tmp_path / "docsier", roots) and not inside_roots(Path("/etc"), roots)
+
+
+def test_add_a_folder_takes_folders_under_the_indexed_ones_only(library: Path, tmp_path: Path) -> None:
+    at = opened("ui/library_page.py")
+    at.text_input(key="folder_path").input(str(tmp_path))
+    at.button[0].click().run()
+    refusal = plain(at.error[0].value)
+    assert refusal.startswith(f"{tmp_path} is outside the folders this Omnidex may index: ")
+    assert f"{library}," in refusal or f"{library}." in refusal  # the indexed folder, its subfolders folded in
+    assert str(library / "recipes") not in refusal
+    assert "library_roots" in refusal
+    assert [list(d.value.columns) for d in at.dataframe] == [["file", "reason", "folder"]]  # no run: failures only
+    at.text_input(key="folder_path").input(str(library / "recipes"))
+    at.button[0].click().run()
+    assert not at.error and not at.exception
+    assert set(at.dataframe[0].value["status"]) == {"unchanged"}

@@ -7,23 +7,24 @@ import re
 
 import streamlit as st
 
-from omnidex.config import Settings
 from qa import Answer, Answerer
 from retrieval.query import QuerySyntaxError
-from ui.components import get_app, show_preview
-from ui.safety import escape_markdown
+from ui.components import get_app, settings_key, show_preview
+from ui.errors import explanation
+from ui.safety import escape_markdown, html_block, literal, text_html
 
-_MARKER = re.compile(r"\\\[(\d+)\\\]")  # an escaped "[n]"
+_MARKER = re.compile(r"\[(\d+)\]")
 
 
-def answer_markdown(text: str) -> str:
-    """The answer's plain text as escaped Markdown, paragraph breaks kept, citation markers in bold."""
-    paragraphs = [escape_markdown(p) for p in re.split(r"\n\s*\n", text) if p.strip()]
-    return _MARKER.sub(r"**\\[\1\\]**", "\n\n".join(paragraphs))
+def answer_html(text: str) -> str:
+    """The answer's plain text as escaped HTML (quoted document text makes no links), paragraph breaks kept,
+    citation markers in bold."""
+    paragraphs = "".join(f"<p>{text_html(p)}</p>" for p in re.split(r"\n\s*\n", text) if p.strip())
+    return html_block(_MARKER.sub(r"<strong>[\1]</strong>", paragraphs))
 
 
 def get_answerer() -> Answerer:
-    return _load_answerer(Settings().model_dump_json())
+    return _load_answerer(settings_key())
 
 
 @st.cache_resource(show_spinner="Loading the answering models…")
@@ -41,7 +42,7 @@ def stream_answer(question: str) -> Answer:
             shown.empty()
             return piece
         text += piece
-        shown.markdown(answer_markdown(text) + " ▌")
+        shown.markdown(answer_html(text + " ▌"), unsafe_allow_html=True)
     raise RuntimeError("the answerer ended without an answer")
 
 
@@ -51,14 +52,14 @@ def show_answer(answer: Answer) -> None:
         st.info(escape_markdown(f"{answer.text} Try other words, or add the files that hold the answer on the "
                                 "Library page."))
         return
-    st.markdown(answer_markdown(answer.text))
+    st.markdown(answer_html(answer.text), unsafe_allow_html=True)
     st.caption("Written by the configured language model from the passages below." if answer.generated
                else "Quoted from your files: the sentences that answer the question best.")
     for citation in answer.citations:
         with st.container(border=True, key=f"citation-{citation.number}"):
-            st.button(f"[{citation.number}] {citation.hit.label()}", key=f"cite-{citation.number}", on_click=_open,
-                      args=(citation.number,))
-            st.markdown("> " + escape_markdown(citation.quote))
+            st.button(f"[{citation.number}] {literal(citation.hit.label())}", key=f"cite-{citation.number}",
+                      on_click=_open, args=(citation.number,))
+            st.markdown(html_block(f"<blockquote>{text_html(citation.quote)}</blockquote>"), unsafe_allow_html=True)
 
 
 def _open(number: int) -> None:
@@ -86,7 +87,7 @@ def main() -> None:
             try:
                 answer = stream_answer(question)
             except QuerySyntaxError as e:
-                st.error(escape_markdown(f"{e}. Filters look like type:pdf, after:2024-01-01, in:folder."))
+                st.error(explanation(e))
                 return
             except Exception as e:  # a chat endpoint that failed half-way through its answer
                 if not app.settings.llm_base_url:

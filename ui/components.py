@@ -11,8 +11,10 @@ from omnidex.config import Settings
 from omnidex.schema import FileType, Modality
 from omnidex.service import ModelMismatch, Omnidex
 from retrieval.search import SearchHit, SearchMode, clock
+from store.edge import StoreLocked
+from ui.errors import explanation
 from ui.previews import photo_facts, render_pdf_page, transcript_around
-from ui.safety import escape_markdown, file_inside, highlight, servable_file
+from ui.safety import escape_markdown, file_inside, highlight, html_block, literal, servable_file, text_html
 
 # One indexing run at a time per server process, whichever session starts it.
 INGEST_LOCK = threading.Lock()
@@ -40,12 +42,23 @@ ICONS: dict[str, str] = {FileType.AUDIO.value: ":material/headphones:", FileType
                          FileType.PDF.value: ":material/description:"}
 
 
+# Settings only the UI reads (ui/access.py, the library page): a change to one must not open a second Omnidex
+# on the same index, and the password is never part of a cache key.
+UI_SETTINGS = {"ui_password", "ui_hosts", "library_roots", "max_upload_mb", "upload_quota_mb"}
+
+
+def settings_key() -> str:
+    """The settings an Omnidex is built from, as the key of the one kept per server process."""
+    return Settings().model_dump_json(exclude=UI_SETTINGS)
+
+
 def get_app() -> Omnidex:
-    """The server's Omnidex; an index that cannot be opened stops the page with what to do about it."""
+    """The server's Omnidex; an index that cannot be opened (another process holds it, other models made it)
+    stops the page with what to do about it."""
     try:
-        return _load_app(Settings().model_dump_json())
-    except ModelMismatch as e:
-        st.error(escape_markdown(str(e)))
+        return _load_app(settings_key())
+    except (ModelMismatch, StoreLocked) as e:
+        st.error(explanation(e))
         st.stop()
 
 
@@ -62,10 +75,10 @@ def _load_app(settings_json: str) -> Omnidex:
 
 
 def title_markdown(hit: SearchHit) -> str:
-    """File name, place and a modality badge; the name is escaped (a file may be called anything)."""
+    """File name, place and a modality badge; the name is shown literally (a file may be called anything)."""
     label, color = BADGES.get(hit.modality, (hit.modality or "?", "gray"))
     where = hit.place
-    return (f"**{escape_markdown(Path(hit.path).name)}**" + (f" · {where}" if where else "")
+    return (f"**{literal(Path(hit.path).name)}**" + (f" · {where}" if where else "")
             + f" :{color}-badge[{escape_markdown(label)}]")
 
 
@@ -100,7 +113,7 @@ def result_card(app: Omnidex, hit: SearchHit, query: str, selected_key: str, sim
                 st.markdown(f"## {ICONS.get(hit.file_type, ICONS[FileType.PDF.value])}")
         with body:
             st.markdown(title_markdown(hit))
-            st.markdown(highlight(hit.snippet or hit.text[:240], query))
+            st.markdown(html_block(highlight(hit.snippet or hit.text[:240], query)), unsafe_allow_html=True)
             if hit.more:
                 others = ", ".join(m.place for m in hit.more[:6] if m.place)
                 if others:
@@ -142,14 +155,16 @@ def _describe(app: Omnidex, hit: SearchHit, query: str) -> None:
         spans = [s for s in app.segments_of(hit.asset_id) if s.modality == Modality.TRANSCRIPT.value]
         lines = transcript_around(spans, hit.t0)
         if lines:
-            st.markdown("\n\n".join(f"`{clock(t)}` {highlight(text, query)}" for t, text in lines))
+            st.markdown("\n\n".join(html_block(f"<code>{clock(t)}</code> {highlight(text, query)}")
+                                    for t, text in lines), unsafe_allow_html=True)
             return
     tags = hit.payload.get("tags") or []
     if hit.modality in (Modality.IMAGE.value, Modality.FRAME.value):
         if tags:
-            st.markdown("**Tags:** " + escape_markdown(", ".join(str(t) for t in tags)))
+            st.markdown(html_block("<strong>Tags:</strong> " + text_html(", ".join(str(t) for t in tags))),
+                        unsafe_allow_html=True)
         facts = photo_facts(hit.payload) if hit.file_type == FileType.IMAGE.value else {}
         for label, value in facts.items():
-            st.caption(f"{label}: {escape_markdown(value)}")
+            st.caption(html_block(f"{label}: {text_html(value)}"), unsafe_allow_html=True)
         return
     st.text(hit.text)  # st.text never interprets document text as markup

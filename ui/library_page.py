@@ -13,10 +13,10 @@ from ingest.catalog import FAILED, INDEXED
 from ingest.files import EXTENSIONS
 from ingest.indexer import FileOutcome, IngestReport, Progress
 from ingest.limits import over_size_limit
+from omnidex.config import Settings
 from omnidex.service import Omnidex
-from ui import safety
 from ui.components import BADGES, INGEST_LOCK, get_app, index_changed
-from ui.safety import escape_markdown, upload_name
+from ui.safety import escape_markdown, folder_bytes, inside_roots, library_roots, literal, upload_name
 
 FOLDERS_META = "library_folders"  # folders added on this page, walked again by "Re-index"
 UPLOAD_TYPES = sorted(ext.lstrip(".") for ext in EXTENSIONS)
@@ -31,7 +31,7 @@ class PageProgress(Progress):
         self.rows: list[dict[str, object]] = []
 
     def file_started(self, path: Path, number: int, total: int) -> None:
-        self.bar.progress((number - 1) / total, text=f"{number} of {total}: {path.name}")
+        self.bar.progress((number - 1) / total, text=f"{number} of {total}: {literal(path.name)}")
 
     def file_finished(self, outcome: FileOutcome) -> None:
         self.rows.append(outcome_row(outcome))
@@ -48,6 +48,15 @@ class PageProgress(Progress):
 def outcome_row(outcome: FileOutcome) -> dict[str, object]:
     return {"file": outcome.path.name, "status": outcome.status, "segments": outcome.segments,
             "reason": outcome.error or "", "folder": str(outcome.path.parent)}
+
+
+def uploads_dir(app: Omnidex) -> Path:
+    return app.settings.data_dir / "uploads"
+
+
+def roots(app: Omnidex) -> list[Path]:
+    """Where "Add a folder" may look (settings.library_roots, else the folders the index holds files from)."""
+    return library_roots(Settings().library_roots, (r.path for r in app.catalog.files()), uploads_dir(app))
 
 
 def remembered_folders(app: Omnidex) -> list[str]:
@@ -86,9 +95,16 @@ def add_folder(app: Omnidex) -> bool:
     if not submitted or not folder.strip():
         return False
     path = Path(folder.strip()).expanduser()
+    allowed = roots(app)
+    if not inside_roots(path, allowed):
+        st.error(f"{literal(str(path))} is outside the folders this Omnidex may index: "
+                 + ", ".join(literal(str(r)) for r in allowed) + ". Upload the files instead, or ask whoever runs "
+                 "the server to add the folder to `library_roots` (`OMNIDEX_LIBRARY_ROOTS='[\"/srv/docs\"]'`) "
+                 "or index it with `omnidex ingest`.")
+        return False
     if not path.exists():
-        st.error(escape_markdown(f"{path} does not exist on the machine Omnidex runs on. Check the spelling, "
-                                 "or upload the files instead."))
+        st.error(f"{literal(str(path))} does not exist on the machine Omnidex runs on. Check the spelling, "
+                 "or upload the files instead.")
         return False
     path = path.absolute()
     if path.is_dir():
@@ -99,22 +115,32 @@ def add_folder(app: Omnidex) -> bool:
 
 
 def upload_files(app: Omnidex) -> bool:
-    limit_mb = safety.MAX_UPLOAD_MB
-    # The browser is held to server.maxUploadSize (.streamlit/config.toml); this page to Omnidex's own limit.
+    settings = Settings()
+    limit_mb, quota_mb = settings.max_upload_mb, settings.upload_quota_mb
+    # The browser is held to server.maxUploadSize (`omnidex serve` sets it); this page to Omnidex's own limits.
     uploads = st.file_uploader("Files to add", type=UPLOAD_TYPES, accept_multiple_files=True, key="uploads",
-                               help=f"PDF, PowerPoint, pictures, audio and video; up to {limit_mb} MB each.")
+                               help=f"PDF, PowerPoint, pictures, audio and video; up to {limit_mb} MB each, "
+                                    f"{quota_mb} MB in all uploads.")
     if not uploads or not st.button(f"Index {len(uploads)} uploaded file{'s' if len(uploads) > 1 else ''}"):
         return False
-    target = app.settings.data_dir / "uploads"
+    target = uploads_dir(app)
+    held = folder_bytes(target)
     saved: list[Path] = []
     for upload in uploads:
         if over_size_limit(upload.size, limit_mb):
-            st.error(escape_markdown(f"{upload.name} is larger than {limit_mb} MB; add its folder instead."))
+            st.error(f"{literal(upload.name)} is larger than {limit_mb} MB (`max_upload_mb`); add its folder "
+                     "instead.")
+            continue
+        if over_size_limit(held + upload.size, quota_mb):
+            st.error(f"{literal(upload.name)} was not kept: the uploads would then hold more than {quota_mb} MB "
+                     f"(`upload_quota_mb`; {held / 2**20:.0f} MB are held now). Add its folder instead, or ask "
+                     "whoever runs the server to raise the quota.")
             continue
         content = upload.getvalue()
         path = target / upload_name(upload.name, content)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)
+        held += upload.size
         saved.append(path.absolute())
     return bool(saved) and run_ingest(app, saved)
 

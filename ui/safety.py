@@ -7,44 +7,76 @@ file paths in a session or a link can be edited by whoever holds the browser.
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 import string
+from collections.abc import Iterable
 from pathlib import Path
 
 from encoders.bm25 import tokenize
 from ingest.catalog import INDEXED, Catalog
 
-MAX_UPLOAD_MB = 200  # also server.maxUploadSize in .streamlit/config.toml; checked again in code
 _MARKDOWN_SPECIAL = re.compile("([" + re.escape(string.punctuation) + "])")
 _WORD = re.compile(r"\w+", re.UNICODE)
 _UNSAFE_NAME = re.compile(r"[^\w.\- ]+", re.UNICODE)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_BACKTICKS = re.compile(r"`+")
+
+
+def printable(text: str) -> str:
+    """One line of text: runs of white space become one space, other control characters U+FFFD."""
+    return _CONTROL.sub("\ufffd", " ".join(text.split()))
 
 
 def escape_markdown(text: str) -> str:
     """Text that st.markdown shows exactly as written: every ASCII punctuation mark is backslash-escaped
     (CommonMark allows it for all of them), so no link, image, HTML tag, LaTeX or colour directive
-    survives; line breaks become spaces so a document cannot start a heading or a table."""
-    return _escape(" ".join(text.split()))
+    survives; line breaks become spaces so a document cannot start a heading or a table.
+
+    Bare URLs still become links (GFM finds them after escapes are resolved): use `literal` for names and
+    `text_html`/`highlight` inside `html_block` for document text."""
+    return _escape(printable(text))
 
 
 def _escape(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
+def literal(text: str) -> str:
+    """A Markdown code span showing `text` exactly: for file names and tags in titles, buttons and messages,
+    where escaping alone would still turn a bare URL into a link. The fence is one backtick longer than any
+    run inside, padded when the text starts or ends with one (CommonMark strips the padding)."""
+    flat = printable(text) or "\ufffd"
+    fence = "`" * (max((len(run) for run in _BACKTICKS.findall(flat)), default=0) + 1)
+    pad = " " if flat[0] == "`" or flat[-1] == "`" else ""
+    return f"{fence}{pad}{flat}{pad}{fence}"
+
+
+def text_html(text: str) -> str:
+    """Document text as HTML that shows exactly the text, on one line."""
+    return html.escape(printable(text))
+
+
+def html_block(inner: str) -> str:
+    """Our own HTML (around escaped text) as one Markdown HTML block, for st.markdown(..., unsafe_allow_html=True):
+    Markdown leaves an HTML block alone, so no link, LaTeX or directive is made from the text inside."""
+    return f"<div>{inner}</div>"
+
+
 def highlight(text: str, query: str) -> str:
-    """Escaped Markdown of `text` with the words that match the query (after stemming) in bold."""
+    """Escaped HTML of `text` with the words that match the query (after stemming) in <strong>."""
     terms = set(tokenize(query))
-    flat = " ".join(text.split())
+    flat = printable(text)
     if not terms:
-        return escape_markdown(flat)
+        return html.escape(flat)
     parts: list[str] = []
     last = 0
     for match in _WORD.finditer(flat):
         if terms.intersection(tokenize(match.group())):
-            parts.append(_escape(flat[last:match.start()]))  # keeps the spaces around the match
-            parts.append(f"**{_escape(match.group())}**")  # \w+ still holds "_"
+            parts.append(html.escape(flat[last:match.start()]))  # keeps the spaces around the match
+            parts.append(f"<strong>{html.escape(match.group())}</strong>")
             last = match.end()
-    parts.append(_escape(flat[last:]))
+    parts.append(html.escape(flat[last:]))
     return "".join(parts)
 
 
@@ -70,6 +102,29 @@ def file_inside(folder: Path, relative: str | Path) -> Path | None:
     if not target.is_relative_to(root) or not target.is_file():
         return None
     return target
+
+
+def library_roots(configured: list[Path], catalogued: Iterable[str | Path], uploads: Path) -> list[Path]:
+    """The folders "Add a folder" may index, resolved: the configured roots, else every folder that holds a
+    catalogued file (what `omnidex ingest` was pointed at), and the uploads folder; nested ones fold into the
+    topmost."""
+    roots = [Path(r) for r in configured] or [Path(f).parent for f in catalogued]
+    topmost: list[Path] = []
+    for root in sorted({r.expanduser().resolve() for r in [*roots, uploads]}, key=lambda r: len(r.parts)):
+        if not any(root.is_relative_to(top) for top in topmost):
+            topmost.append(root)
+    return sorted(topmost)
+
+
+def inside_roots(path: Path, roots: list[Path]) -> bool:
+    """Whether `path`, with every symlink and `..` resolved, lies in one of `roots`."""
+    resolved = path.expanduser().resolve()
+    return any(resolved.is_relative_to(root) for root in roots)
+
+
+def folder_bytes(folder: Path) -> int:
+    """Bytes held by the files under `folder` (0 when it does not exist): what counts against the upload quota."""
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file() and not f.is_symlink())
 
 
 def upload_name(name: str, content: bytes) -> Path:

@@ -4,7 +4,6 @@ previews, "find similar", search by picture, paging."""
 from __future__ import annotations
 
 import hashlib
-import logging
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -18,19 +17,17 @@ from PIL import Image, UnidentifiedImageError
 from ingest.catalog import INDEXED
 from ingest.files import EXTENSIONS
 from ingest.limits import over_size_limit
+from omnidex.config import Settings
 from omnidex.schema import FileType
 from omnidex.service import Omnidex
 from retrieval.filters import SearchFilters
 from retrieval.query import QuerySyntaxError, parse_query
 from retrieval.search import SearchHit
-from ui import safety
 from ui.components import get_app, index_generation, result_card, show_preview
-from ui.safety import escape_markdown
-
-log = logging.getLogger(__name__)
+from ui.errors import explanation
+from ui.safety import escape_markdown, literal
 
 MAX_RESULTS = 100  # fetched once per search, then paged without searching again
-FILTER_HELP = "Filters look like type:pdf, after:2024-01-01, before:2024-06, in:folder, tag:cat, lang:en."
 PICTURE_TYPES = sorted(ext.lstrip(".") for ext, kind in EXTENSIONS.items() if kind is FileType.IMAGE)
 SHOWN_TYPES = [t.value for t in FileType if t is not FileType.TEXT]
 
@@ -153,15 +150,15 @@ def main() -> None:
             source = st.session_state.get("similar_to")
             if source is None or source[0] != similar:  # named while the results it was chosen from are kept
                 source = st.session_state["similar_to"] = (similar, _title_of_kept(similar))
-            heading = f"Like {source[1]}"
+            heading = f"Like {literal(source[1])}"
             hits, elapsed, fresh = _cached_search(("similar", similar, filters),
                                                   lambda: app.find_similar(similar, filters, limit))
-        elif picture is not None and over_size_limit(picture.size, safety.MAX_UPLOAD_MB):
-            st.error(f"That picture is larger than {safety.MAX_UPLOAD_MB} MB. Try a smaller copy of it.")
+        elif picture is not None and over_size_limit(picture.size, Settings().max_upload_mb):
+            st.error(f"That picture is larger than {Settings().max_upload_mb} MB. Try a smaller copy of it.")
             return
         elif picture is not None:
             digest = hashlib.sha256(picture.getvalue()).hexdigest()
-            heading = f"Like {picture.name}"
+            heading = f"Like {literal(picture.name)}"
             hits, elapsed, fresh = _cached_search(("picture", digest, query, filters), lambda: app.search_by_image(
                 Image.open(picture), text=query, filters=filters, limit=limit))
         elif query.strip():
@@ -172,16 +169,9 @@ def main() -> None:
         else:
             _empty_state(app)
             return
-    except QuerySyntaxError as e:
-        st.error(escape_markdown(f"{e}. {FILTER_HELP}"))
-        return
-    except (UnidentifiedImageError, OSError) as e:
-        st.error(escape_markdown(f"That picture cannot be read ({e}). Try a JPEG or PNG file."))
-        return
-    except Exception as e:  # the page stays usable; the traceback goes to the server log
-        log.exception("search failed")
-        st.error(escape_markdown(f"The search failed ({type(e).__name__}: {e}). Try again with other words or "
-                                 "filters; if it keeps failing, the server log has the details."))
+    except Exception as e:  # the page stays usable; a traceback goes to the server log, never to the browser
+        unreadable = picture is not None and not similar and isinstance(e, (UnidentifiedImageError, OSError))
+        st.error("That picture cannot be read. Try a JPEG or PNG file." if unreadable else explanation(e))
         return
 
     if not hits:
@@ -195,7 +185,7 @@ def main() -> None:
         st.session_state["results_page"] = 1
     results, preview = st.columns([3, 2])
     with results:
-        st.caption(escape_markdown(f"{heading + ': ' if heading else ''}{len(hits)} results in {elapsed:.2f} s"))
+        st.caption(f"{heading + ': ' if heading else ''}{len(hits)} results in {elapsed:.2f} s")
         page_number = st.session_state.get("results_page", 1)
         shown = hits[(page_number - 1) * page_size: page_number * page_size]
         for hit in shown:

@@ -1,0 +1,42 @@
+"""Errors shown in the browser as one sentence and what to do about it; never a traceback or a server path.
+
+Whoever holds the browser may not run the server: the details (and paths) go to the server's log only.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from omnidex.service import ModelMismatch
+from retrieval.query import QuerySyntaxError
+from store.edge import StoreLocked
+from ui.safety import escape_markdown
+
+log = logging.getLogger(__name__)
+
+FILTER_HELP = "Filters look like type:pdf, after:2024-01-01, before:2024-06, in:folder, tag:cat, lang:en."
+_ABSOLUTE_PATH = re.compile(r"(?<![\w:/])/(?:[^\s/'\"()]+/)*[^\s/'\"()]+")
+
+
+def explanation(error: Exception) -> str:
+    """Markdown for an error: what happened and the remedy, in words the person at the browser can act on."""
+    if isinstance(error, StoreLocked):
+        return ("The index is in use by another Omnidex program on the server (an `omnidex ingest`, `watch` or "
+                "`reindex` run, or a second UI). Wait for it to finish, or stop it, then reload this page.")
+    if isinstance(error, ModelMismatch):
+        return ("The index was built with other models than the configured ones, and searching it with these "
+                "would give wrong results. Run `omnidex reindex` on the server, or configure the models the index "
+                "was built with again, then reload this page.")
+    if isinstance(error, QuerySyntaxError):  # the person's own query, said back to them
+        return escape_markdown(f"{error}. {FILTER_HELP}")
+    if isinstance(error, ValueError):
+        return escape_markdown(f"That input was not accepted: {without_paths(str(error))}. Change it and try again.")
+    log.error("the page failed", exc_info=error)
+    return escape_markdown(f"Something went wrong ({type(error).__name__}). Try again; if it keeps happening, the "
+                           "server's log has the details.")
+
+
+def without_paths(message: str) -> str:
+    """The message with absolute file paths replaced by "…": they describe the server, not the input."""
+    return _ABSOLUTE_PATH.sub("…", message)
