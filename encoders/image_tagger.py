@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from encoders.packaged import ModelNotInstalled
-from encoders.runtime import cpu_threads, onnx_session, resolve_device, written_atomically
+from encoders.runtime import cache_file_intact, cpu_threads, onnx_session, resolve_device, written_atomically
 
 LABELS_FILE = Path(__file__).parent / "data" / "imagenet_labels.txt"
 
@@ -168,7 +168,7 @@ def onnx_export(spec: TaggerSpec, cache_dir: Path) -> Path:
     """The fused network as ONNX, exported once per weights file (a few seconds) and kept."""
     weights = _weights_path(spec)
     target = cache_dir / f"{spec.architecture}-{weights.stat().st_size}.onnx"
-    if target.exists():
+    if cache_file_intact(target):
         return target
     import torch
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from encoders.packaged import locate
-from encoders.runtime import cpu_threads, resolve_device, written_atomically
+from encoders.runtime import cache_file_intact, cpu_threads, resolve_device, written_atomically
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -73,7 +73,7 @@ def materialise_whisper_base(cache_dir: Path) -> Path:
 def _join_into(target: Path, sources: list[Path]) -> None:
     """target = the sources concatenated, unless it is already there whole."""
     size = sum(source.stat().st_size for source in sources)
-    if target.exists() and target.stat().st_size == size:
+    if cache_file_intact(target) and target.stat().st_size == size:
         return
     with written_atomically(target) as temp, temp.open("wb") as out:
         for source in sources:

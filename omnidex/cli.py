@@ -1,4 +1,8 @@
-"""The `omnidex` command: ingest, watch, reindex, search, status and serve."""
+"""The `omnidex` command: ingest, watch, reindex, search, status, check and serve.
+
+Plain output shows file names through `omnidex.paths.display`: undecodable bytes as U+FFFD and control
+characters escaped (a newline in a name prints as \n), so no name can forge or hide a line.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ingest.indexer import FileOutcome, IngestReport, Progress
+from omnidex.paths import display, escape_controls, readable
 from omnidex.schema import FileType
 
 
@@ -19,7 +24,25 @@ def _date(value: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _bounded(kind: type, low: float, high: float | None = None):
+    """An argparse type: a number of `kind` in [low, high], refused in words (exit 2, no traceback)."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not (low <= value <= (high if high is not None else float("inf"))):
+            upper = f" and {high:g}" if high is not None else ""
+            raise argparse.ArgumentTypeError(f"must be {'between ' if upper else 'at least '}{low:g}{upper}, "
+                                             f"not {text}")
+        return value
+    parse.__name__ = kind.__name__
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from omnidex.service import MAX_LIMIT
+
     parser = argparse.ArgumentParser(prog="omnidex", description="Search your PDFs, slides, images, audio and video.")
     parser.add_argument("--data-dir", type=Path, help="index location (default: $OMNIDEX_DATA_DIR or ./omnidex-data)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -32,8 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("paths", nargs="+", type=Path)
     watch.add_argument("--poll", action="store_true",
                        help="poll instead of inotify (network file systems; automatic when inotify limits are hit)")
-    watch.add_argument("--interval", type=float, default=2.0, help="seconds between polls (default 2)")
-    watch.add_argument("--quiet-seconds", type=float, default=1.0,
+    watch.add_argument("--interval", type=_bounded(float, 0.05, 3600), default=2.0,
+                       help="seconds between polls (default 2)")
+    watch.add_argument("--quiet-seconds", type=_bounded(float, 0, 3600), default=1.0,
                        help="wait this long after the last change before indexing (default 1)")
 
     reindex = sub.add_parser("reindex", help="re-embed every indexed file with the configured models")
@@ -46,12 +70,20 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--in", dest="folder", help="only files under this folder")
     search.add_argument("--after", type=_date, help="only assets dated on/after (YYYY-MM-DD)")
     search.add_argument("--before", type=_date, help="only assets dated on/before (YYYY-MM-DD)")
-    search.add_argument("--limit", type=int, default=10)
+    search.add_argument("--limit", type=_bounded(int, 1, MAX_LIMIT), default=10,
+                        help=f"most results (1-{MAX_LIMIT}, default 10)")
     search.add_argument("--json", action="store_true", help="one JSON object per result")
 
     status = sub.add_parser("status", help="what is indexed")
     status.add_argument("--failed", action="store_true", help="list files that could not be indexed")
+    status.add_argument("--partial", action="store_true",
+                        help="list files indexed only in part, with what was left out and why")
     status.add_argument("--json", action="store_true")
+
+    check = sub.add_parser("check", help="check the index against the catalog and say what ingest will repair")
+    check.add_argument("--repair", action="store_true",
+                       help="repair now: rebuild a damaged catalog from the index, re-index what the index lacks")
+    check.add_argument("--json", action="store_true")
 
     evaluate = sub.add_parser("eval", help="measure retrieval quality on a BEIR-format dataset")
     evaluate.add_argument("dataset", type=Path, help="folder with corpus.jsonl, queries.jsonl, qrels/test.tsv")
@@ -75,11 +107,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "eval":
         return _eval(args)
 
-    from omnidex.config import Settings
-    from omnidex.service import ModelMismatch, Omnidex
-    from store.edge import StoreLocked
+    import sqlite3
 
-    app = Omnidex(Settings())
+    from ingest.catalog import CatalogDamaged, damaged_message
+    from omnidex.config import Settings
+    from omnidex.service import InvalidRequest, ModelMismatch, Omnidex
+    from store.edge import StoreDamaged, StoreLocked
+
+    settings = Settings()
+    app = Omnidex(settings)
     try:
         if args.command == "ingest":
             return _ingest(app, args)
@@ -89,25 +125,35 @@ def main(argv: list[str] | None = None) -> int:
             return _reindex(app, args)
         if args.command == "search":
             return _search(app, args)
+        if args.command == "check":
+            return _check(app, args)
         return _status(app, args)
-    except (ModelMismatch, StoreLocked) as e:
-        print(f"omnidex: {e}", file=sys.stderr)
+    except (ModelMismatch, StoreLocked, StoreDamaged, CatalogDamaged, InvalidRequest) as e:
+        print(f"omnidex: {escape_controls(str(e))}", file=sys.stderr)
+        return 2
+    except sqlite3.DatabaseError as e:  # damage found past opening (a malformed page, a bad WAL frame)
+        print(f"omnidex: {damaged_message(settings.catalog_path, e)}", file=sys.stderr)
         return 2
     finally:
-        app.close()
+        try:
+            app.close()
+        except (sqlite3.DatabaseError, StoreDamaged):
+            pass
 
 
 def _existing(paths: list[Path]) -> list[Path]:
     """A mistyped path is reported, never taken as "everything under it was deleted"."""
     for p in paths:
         if not p.exists():
-            print(f"omnidex: no such file or folder: {p}", file=sys.stderr)
+            print(f"omnidex: no such file or folder: {display(p)}", file=sys.stderr)
     return [p for p in paths if p.exists()]
 
 
 def _summary(report: IngestReport) -> str:
+    partial = len(report.partial)
     return (
-        f"{report.count('indexed')} indexed ({report.points_written} segments), "
+        f"{report.count('indexed')} indexed ({report.points_written} segments"
+        f"{f', {partial} only in part: omnidex status --partial' if partial else ''}), "
         f"{report.count('unchanged')} unchanged, {report.count('duplicate')} duplicates, "
         f"{report.count('moved')} moved, {report.count('removed')} removed, {report.count('failed')} failed"
     )
@@ -146,8 +192,8 @@ def _watch(app, args: argparse.Namespace) -> int:
     def report_batch(report: IngestReport) -> None:
         for outcome in report.outcomes:
             if outcome.status != "unchanged":
-                reason = f": {outcome.error}" if outcome.error else ""
-                print(f"{outcome.status}: {outcome.path}{reason}", flush=True)
+                reason = outcome.error or outcome.partial
+                print(f"{outcome.status}: {display(outcome.path)}{f': {reason}' if reason else ''}", flush=True)
 
     watcher = Watcher(paths, app.ingest, quiet_s=args.quiet_seconds, poll=args.poll, poll_interval_s=args.interval,
                       exclude=[app.settings.data_dir], on_batch=report_batch,
@@ -177,7 +223,7 @@ class TqdmProgress(Progress):
         self.files.total = total
         self.files.refresh()
         self.segments.reset()
-        self.segments.set_description_str(path.name[:40])
+        self.segments.set_description_str(display(path.name)[:40])
 
     def segments_written(self, count: int) -> None:
         self.segments.update(count)
@@ -185,7 +231,10 @@ class TqdmProgress(Progress):
     def file_finished(self, outcome: FileOutcome) -> None:
         self.files.update(1)
         if outcome.error:
-            self._tqdm.write(f"failed: {outcome.path}: {outcome.error}", file=sys.stderr)
+            self._tqdm.write(f"failed: {display(outcome.path)}: {escape_controls(outcome.error)}", file=sys.stderr)
+        elif outcome.partial:
+            self._tqdm.write(f"partial: {display(outcome.path)}: {escape_controls(outcome.partial)}",
+                             file=sys.stderr)
 
     def notice(self, message: str) -> None:
         self._tqdm.write(f"omnidex: {message}", file=sys.stderr)
@@ -212,24 +261,26 @@ def _search(app, args: argparse.Namespace) -> int:
         where = f"page {hit.page}" if hit.page else (f"slide {hit.slide}" if hit.slide else "")
         if hit.t0 is not None:
             where = f"{hit.t0:.1f}s"
-        print(f"{rank:>2}. {hit.path}  {where}  [{hit.modality}]  {hit.score:.4f}")
-        print(f"    {hit.snippet}")
+        print(f"{rank:>2}. {display(hit.path)}  {where}  [{hit.modality}]  {hit.score:.4f}")
+        print(f"    {escape_controls(' '.join(hit.snippet.split()))}")
     if not hits and not args.json:
         print("no results")
     return 0
 
 
 def _status(app, args: argparse.Namespace) -> int:
-    if args.failed:
-        failed = app.catalog.files("failed")
-        if args.json:
-            for f in failed:
-                print(json.dumps({"path": f.path, "error": f.error}, ensure_ascii=False))
-        else:
-            for f in failed:
-                print(f"{f.path}: {f.error}")
-            if not failed:
-                print("no failed files")
+    if args.failed or args.partial:
+        listed = [(f, "failed", f.error) for f in app.failed_files()] if args.failed else []
+        listed += [(f, "partial", f.partial) for f in app.partial_files()] if args.partial else []
+        for record, kind, reason in listed:
+            if args.json:
+                print(json.dumps({"path": readable(record.path), **_lossless(record.path),
+                                  "error" if kind == "failed" else "partial": reason}, ensure_ascii=False))
+            else:
+                tag = f"[{kind}] " if args.failed and args.partial else ""
+                print(f"{tag}{display(record.path)}: {escape_controls(reason or '')}")
+        if not listed and not args.json:
+            print(f"no {' or '.join(k for k, on in (('failed', args.failed), ('partial', args.partial)) if on)} files")
         return 0
     status = app.status()
     if args.json:
@@ -238,13 +289,44 @@ def _status(app, args: argparse.Namespace) -> int:
     files = status["files"]
     print(f"index:    {status['data_dir']} ({status['backend']})")
     print(f"model:    {status['text_model']}")
-    print(f"files:    {files.get('indexed', 0)} indexed, {files.get('failed', 0)} failed, "
-          f"{files.get('indexing', 0)} interrupted")
+    print(f"files:    {files.get('indexed', 0)} indexed ({status['partial']} only in part), "
+          f"{files.get('failed', 0)} failed, {files.get('indexing', 0)} interrupted")
     print(f"segments: {status['points']}")
     for key in ("by_file_type", "by_modality"):
         if status[key]:
             print(f"  {key.removeprefix('by_')}: " + ", ".join(f"{k} {v}" for k, v in status[key].items()))
     return 0
+
+
+def _lossless(path: str) -> dict[str, str]:
+    """JSON output's way back to a file whose name is not UTF-8: its bytes in hex."""
+    from omnidex.paths import is_clean, raw_bytes_hex
+
+    return {} if is_clean(path) else {"path_bytes": raw_bytes_hex(path)}
+
+
+def _check(app, args: argparse.Namespace) -> int:
+    if args.repair:
+        progress = TqdmProgress(disabled=args.json)
+        report = app.repair(progress)
+        progress.close()
+        print(_summary(report), file=sys.stderr if args.json else sys.stdout)
+    integrity = app.check()
+    if args.json:
+        print(json.dumps(integrity.to_json(), ensure_ascii=False))
+        return 0 if integrity.healthy else 1
+    counts = app.catalog.counts()
+    print(f"catalog:  {display(str(app.settings.catalog_path))}: {counts.get('indexed', 0)} indexed, "
+          f"{app.catalog.partial_count()} only in part, {counts.get('failed', 0)} failed, "
+          f"{integrity.interrupted} interrupted")
+    print(f"store:    {escape_controls(integrity.store_problem) if integrity.store_problem else 'readable'}")
+    for change in integrity.model_changes:
+        print(f"models:   {change}")
+    for asset_id, (expected, found) in integrity.missing.items():
+        names = ", ".join(display(p) for p in integrity.paths.get(asset_id, [])) or asset_id
+        print(f"missing:  {names}: {found} of {expected} segments in the index")
+    print(f"next:     {integrity.plan()}")
+    return 0 if integrity.healthy else 1
 
 
 def _eval(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ model and opens the store exactly once.
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from collections.abc import Iterable
 from functools import cached_property
@@ -20,12 +21,13 @@ from encoders.base import TextEncoder
 from encoders.bm25 import Bm25Encoder
 from encoders.hub import ModelHub
 from encoders.versions import model_versions
-from ingest.catalog import FAILED, INDEXING, Catalog
+from ingest.catalog import FAILED, INDEXING, Catalog, CatalogDamaged, FileRecord, rebuild
 from ingest.chunking import TextChunker
 from ingest.extraction import ExtractContext
 from ingest.indexer import Indexer, IngestReport, Progress
 from ingest.thumbnails import as_rgb
 from omnidex.config import Settings
+from omnidex.integrity import Integrity, catalog_rows, missing_points, scan
 from omnidex.schema import PAYLOAD_INDEXES
 from rerank.cross_encoder import CrossEncoder, load_cross_encoder
 from retrieval.calibration import CalibrationCache
@@ -34,10 +36,19 @@ from retrieval.fusion import Fuser, FusionMode
 from retrieval.query import parse_query
 from retrieval.search import QueryVectors, RetrievalConfig, Searcher, SearchHit, SearchMode, SearchRequest
 from store.base import Filter, MatchValue, Schema, Store
+from store.edge import ProcessLock, StoreDamaged, damaged_message, engine_failure, lock_path
 
 
 class ModelMismatch(RuntimeError):
     """The index holds vectors from another model; mixing them would silently ruin search."""
+
+
+class InvalidRequest(ValueError):
+    """A parameter out of its range (a limit of 0 or a million); the message names the range."""
+
+
+# The most results one search returns: beyond it a page of results is a dump of the index.
+MAX_LIMIT = 1000
 
 
 # Catalog meta keys: the models the stored vectors came from, and a reindex in progress
@@ -53,6 +64,8 @@ class Omnidex:
         self.settings = settings or Settings()
         self._store: Store | None = None
         self._store_lock = threading.RLock()  # a UI thread searching while another ingests must share one store
+        self._index_lock: ProcessLock | None = None  # this process's hold on the embedded index
+        self._verified = False  # catalog and store checked against each other (once per process)
 
     # --- components, each built on first use -------------------------------------
 
@@ -75,9 +88,11 @@ class Omnidex:
 
     @property
     def store(self) -> Store:
-        """Opened on first use, after checking that the index was built with the configured models."""
+        """Opened on first use, after taking the index's lock and checking that it was built with the
+        configured models (both before any model loads)."""
         with self._store_lock:
             if self._store is None:
+                self.hold_index()
                 self._check_models()
                 self._store = self._open_store()
                 if self.catalog.get_meta(MODELS_META) is None:
@@ -89,7 +104,16 @@ class Omnidex:
         if self.models.clip is not None:
             dense["clip"] = self.models.clip.dim
         schema = Schema(dense=dense, sparse=("bm25",), payload_indexes=PAYLOAD_INDEXES)
-        return open_store(self.settings, schema, recreate=recreate)
+        return open_store(self.settings, schema, recreate=recreate, lock=self.hold_index())
+
+    def hold_index(self) -> ProcessLock | None:
+        """Take the embedded index for this process (raises StoreLocked naming the holder), before anything is
+        changed or loaded, so a refused command has done nothing and the first process keeps the index.
+        A Qdrant server is shared by design: nothing to take."""
+        with self._store_lock:
+            if self._index_lock is None and not self.settings.qdrant_url:
+                self._index_lock = ProcessLock(lock_path(self.settings.store_path))
+            return self._index_lock
 
     @cached_property
     def indexer(self) -> Indexer:
@@ -108,7 +132,8 @@ class Omnidex:
     @cached_property
     def searcher(self) -> Searcher:
         s = self.settings
-        fuser = Fuser(FusionMode(s.fusion), {"dense": s.dense_weight, "bm25": s.bm25_weight, "clip": s.clip_weight},
+        fuser = Fuser(FusionMode(s.fusion), {"dense": s.dense_weight, "bm25": s.bm25_weight, "phrase": s.phrase_weight,
+                                            "clip": s.clip_weight},
                       s.rrf_k)
         config = RetrievalConfig(s.prefetch_limit, s.rerank_top_k, s.rerank_weight, s.min_relevance)
         return Searcher(self.store, self.text_encoder, self.bm25, fuser, config, self.calibration, self.cross_encoder)
@@ -128,9 +153,91 @@ class Omnidex:
         """Index new and changed files under `paths`, drop vanished ones; re-embeds everything first when the
         configured models differ from the ones the index was built with (and says so through `progress`)."""
         paths = list(paths)
+        self.hold_index()
         if self.model_changes() or self.catalog.get_meta(REINDEX_META):
             return self.reindex(paths, progress)
-        return self.indexer.ingest(paths, progress)
+        redo = self._heal(progress or Progress())
+        return self.indexer.ingest([*paths, *redo], progress)
+
+    def check(self) -> Integrity:
+        """The catalog and the store against each other (`omnidex check`): the store readable, each indexed
+        asset with all its points; and what `ingest` will do about what is not so."""
+        self.hold_index()
+        report = Integrity(model_changes=self.model_changes(), interrupted=self.catalog.counts().get(INDEXING, 0))
+        if self.catalog.get_meta(REINDEX_META):
+            report.model_changes.append("a reindex was interrupted")
+        if report.model_changes:
+            return report
+        try:
+            found = scan(self.store)
+        except StoreDamaged as e:
+            report.store_problem = str(e)
+            return report
+        if found.unreadable:
+            report.store_problem = damaged_message(self.settings.store_path, Exception(found.unreadable))
+            return report
+        report.missing = missing_points(self.catalog.segments_by_asset(), found.points)
+        report.paths = {a: self.catalog.paths_of_asset(a) for a in report.missing}
+        return report
+
+    def _heal(self, progress: Progress) -> list[Path]:
+        """Once per process before indexing: a store that cannot be read is moved aside and every file redone;
+        assets whose points are missing are redone. Returns the files to redo."""
+        if not self._verified:
+            self._verified = True
+            report = self.check()
+            if report.store_problem:
+                progress.notice(report.store_problem)
+                self._replace_store()
+                self.catalog.restart_all({CALIBRATION_META: None})
+            elif report.missing:
+                files = sum(len(p) for p in report.paths.values())
+                progress.notice(f"the index lacks the segments of {files} catalogued file(s): indexing them again")
+                self.catalog.restart_all({}, asset_ids=list(report.missing))
+        return [Path(r.path) for r in self.catalog.files(INDEXING)]
+
+    def _replace_store(self) -> None:
+        """A fresh, empty store; an embedded one that is damaged is kept beside it (`qdrant.damaged`)."""
+        with self._store_lock:
+            self._drop_store()
+            path = self.settings.store_path
+            if not self.settings.qdrant_url and path.exists():
+                aside = path.with_name(path.name + ".damaged")
+                shutil.rmtree(aside, ignore_errors=True)
+                path.rename(aside)
+            self._store = self._open_store(recreate=True)
+
+    def repair(self, progress: Progress | None = None) -> IngestReport:
+        """`omnidex check --repair`: a damaged catalog is rebuilt from the store's payloads; a damaged store is
+        replaced and every catalogued file indexed again; missing segments are indexed again."""
+        progress = progress or Progress()
+        self.hold_index()
+        if not self.settings.catalog_path.exists() or self._catalog_damaged():
+            store = self._open_store()
+            rows = catalog_rows(store)
+            store.close()
+            self.__dict__["catalog"] = rebuild(self.settings.catalog_path, rows,
+                                               {MODELS_META: json.dumps(model_versions(self.settings))})
+            progress.notice(f"the catalog was rebuilt from the index: {len(rows)} files (the damaged one is kept "
+                            f"as {self.settings.catalog_path.name}.damaged); it assumes the configured models made "
+                            "the stored vectors")
+        return self.ingest([], progress)
+
+    def _catalog_damaged(self) -> bool:
+        try:
+            self.catalog
+        except CatalogDamaged:
+            return True
+        return False
+
+    def partial_files(self) -> list[FileRecord]:
+        """Files indexed only in part (over a work budget, or damaged), each with `partial`: what was left out
+        and why; `omnidex status --partial` and the Library page list them."""
+        return self.catalog.partial_files()
+
+    def failed_files(self) -> list[FileRecord]:
+        """Files that could not be indexed, each with `error`: why."""
+        return self.catalog.files(FAILED)
 
     def reindex(self, folders: Iterable[Path] = (), progress: Progress | None = None) -> IngestReport:
         """Re-embed every catalogued file with the configured models (`omnidex reindex`), then index `folders`.
@@ -139,6 +246,7 @@ class Omnidex:
         old vectors are dropped, then files are redone; a rerun resumes where a killed one stopped.
         """
         progress = progress or Progress()
+        self.hold_index()  # a refused reindex must not have marked a single file
         changes = self.model_changes()
         state = self.catalog.get_meta(REINDEX_META)
         with self._store_lock:
@@ -181,16 +289,24 @@ class Omnidex:
                mode: SearchMode | None = None, group: bool = True, cutoff: bool = True,
                diversity: float | None = None) -> list[SearchHit]:
         """Text search; inline filters in the query (type:, after:, in:, tag:, lang:) add to `filters`.
-        The mode defaults to settings.search_mode."""
+        The mode defaults to settings.search_mode. Raises InvalidRequest for a limit or diversity out of range."""
+        check_range("limit", limit, 1, MAX_LIMIT)
+        check_range("diversity", diversity, 0.0, 1.0)
         parsed = parse_query(query, filters)
         request = SearchRequest(parsed.text, parsed.filters, limit or self.settings.default_limit,
                                 mode or SearchMode(self.settings.search_mode), group, cutoff,
                                 diversity=self.settings.diversity if diversity is None else diversity)
-        return self.searcher.search(request)
+        try:
+            return self.searcher.search(request)
+        except Exception as e:
+            if engine_failure(e):  # a vector or segment file the engine cannot read
+                raise StoreDamaged(damaged_message(self.settings.store_path, e)) from None
+            raise
 
     def find_similar(self, point_id: str, filters: SearchFilters = SearchFilters(), limit: int | None = None
                      ) -> list[SearchHit]:
         """Segments like an indexed one ("find similar"), by its own vectors; the segment itself is left out."""
+        check_range("limit", limit, 1, MAX_LIMIT)
         found = self.store.retrieve([point_id], with_vectors=True)
         if not found or not found[0].vectors:
             return []
@@ -204,6 +320,8 @@ class Omnidex:
     def search_by_image(self, image: Image.Image, text: str = "", text_weight: float = 0.5,
                         filters: SearchFilters = SearchFilters(), limit: int | None = None) -> list[SearchHit]:
         """An example picture as the query, optionally steered by words ("but in red"): a weighted sum of vectors."""
+        check_range("limit", limit, 1, MAX_LIMIT)
+        check_range("text_weight", text_weight, 0.0, 1.0)
         models = self.models
         picture = as_rgb(image)
         dense = models.image_conse.embed(models.image_tagger.predict([picture]))[0]
@@ -225,6 +343,7 @@ class Omnidex:
             "text_model": self.settings.text_model,
             "models": json.loads(self.catalog.get_meta(MODELS_META) or "{}"),
             "files": self.catalog.counts(),
+            "partial": self.catalog.partial_count(),
             "points": store.count(),
             "by_file_type": store.facet("file_type"),
             "by_modality": store.facet("modality"),
@@ -234,6 +353,9 @@ class Omnidex:
         self._drop_store()
         if "catalog" in self.__dict__:
             self.catalog.close()
+        lock, self._index_lock = self._index_lock, None
+        if lock is not None:
+            lock.release()
 
     def _drop_store(self) -> None:
         """Close the store and forget everything built on it."""
@@ -268,15 +390,22 @@ class Omnidex:
         return self.store.facet(key, filters.to_store_filter())
 
 
+def check_range(name: str, value: float | None, low: float, high: float) -> None:
+    """None means the default; anything else outside [low, high] (NaN included) is refused in words."""
+    if value is not None and not (low <= value <= high):
+        raise InvalidRequest(f"{name} must be between {low:g} and {high:g}, not {value:g}")
+
+
 def _mix(a: np.ndarray, b: np.ndarray, weight_b: float) -> np.ndarray:
     mixed = (1 - weight_b) * a + weight_b * b
     return (mixed / max(float(np.linalg.norm(mixed)), 1e-12)).astype(np.float32)
 
 
-def open_store(settings: Settings, schema: Schema, recreate: bool = False) -> Store:
+def open_store(settings: Settings, schema: Schema, recreate: bool = False, lock: ProcessLock | None = None
+               ) -> Store:
     """A Qdrant server when QDRANT_URL is set, else the embedded engine in the data directory.
 
-    recreate: drop the collection first (a reindex for other models).
+    recreate: drop the collection first (a reindex for other models). lock: the embedded index's, already held.
     """
     if settings.qdrant_url:
         from qdrant_client import QdrantClient
@@ -288,4 +417,4 @@ def open_store(settings: Settings, schema: Schema, recreate: bool = False) -> St
     from store.edge import EdgeStore
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return EdgeStore(settings.store_path, schema, rrf_k=settings.rrf_k, recreate=recreate)
+    return EdgeStore(settings.store_path, schema, rrf_k=settings.rrf_k, recreate=recreate, lock=lock)
