@@ -1,4 +1,5 @@
-"""The running app in a real browser: `streamlit run app.py` on a small index, driven by headless Chromium.
+"""The running app in a real browser: `omnidex serve` on a small index, behind its password, driven by headless
+Chromium.
 
 Debian's chromium (/usr/bin/chromium) through Playwright's Python package; Playwright never downloads a
 browser. Screenshots of each step land in tests/output/e2e/.
@@ -30,6 +31,10 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 INJECTION = "Compost heaps need air. <script>alert('owned')</script> [click me](javascript:alert(1))"
+# A file name with Markdown, a link, HTML and a bare domain, holding text with bare links.
+HOSTILE_NAME = "**bold** [x](javascript:alert(1)) <img src=x onerror=alert(1)> www.evil.example.pdf"
+HOSTILE_TEXT = "Tomatoes ripen in August. Bare links like http://evil.example/steal and www.evil.example stay text."
+PASSWORD = "correct horse battery staple"
 STARTUP_TIMEOUT_S = 60
 STEP_TIMEOUT_MS = 60_000
 
@@ -63,17 +68,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     docs = root / "docs"
     write_pdf(docs / "garden.pdf", ["Pruning roses in late winter.", "Tomatoes need staking by midsummer."])
     write_pdf(docs / "notes.pdf", [INJECTION])
+    write_pdf(docs / HOSTILE_NAME, [HOSTILE_TEXT])
     app = Omnidex(Settings(data_dir=root / "data"))
     app.ingest([docs])
     app.close()
 
     port = _free_port()
-    env = {**os.environ, "OMNIDEX_DATA_DIR": str(root / "data"), "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "OMNIDEX_DATA_DIR": str(root / "data"), "HF_HUB_OFFLINE": "1",
+           "OMNIDEX_UI_PASSWORD": PASSWORD}
     log = (root / "server.log").open("wb")
     server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
+        [sys.executable, "-m", "omnidex.cli", "serve", "--address", "127.0.0.1", "--port", str(port)],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -101,14 +106,24 @@ def test_search_preview_and_cited_answer_in_a_browser(server: str) -> None:
     shutil.rmtree(OUTPUT, ignore_errors=True)
     OUTPUT.mkdir(parents=True)
     dialogs: list[str] = []
+    requested: list[str] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(STEP_TIMEOUT_MS)
         page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        page.on("request", lambda request: requested.append(request.url))
         try:
-            started = time.perf_counter()
             page.goto(server)
+            password = page.get_by_label("Password", exact=True)
+            expect(password).to_be_visible()
+            expect(page.get_by_placeholder("Ask for a page, a slide, a photo or a moment…")).to_have_count(0)
+            password.fill("not it")
+            page.get_by_role("button", name="Sign in").click()
+            expect(page.get_by_text("That password is not the one this Omnidex was set up with.")).to_be_visible()
+            password.fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            started = time.perf_counter()
             box = page.get_by_placeholder("Ask for a page, a slide, a photo or a moment…")
             expect(box).to_be_visible()
             loaded = time.perf_counter()
@@ -142,11 +157,22 @@ def test_search_preview_and_cited_answer_in_a_browser(server: str) -> None:
             assert page.locator("main script").count() == 0
             page.screenshot(path=str(OUTPUT / "3-document-text-as-text.png"), full_page=True)
 
+            box.fill("when do tomatoes ripen")
+            box.press("Enter")
+            hostile = page.locator("[class*='st-key-card-']").filter(has_text="www.evil.example.pdf").first
+            expect(hostile.locator("strong", has_text="ripen")).to_be_visible()
+            _settled(page)
+            expect(hostile).to_contain_text(HOSTILE_NAME)  # every character of the name, as written
+            expect(hostile).to_contain_text("http://evil.example/steal and www.evil.example stay text.")
+            links_or_pictures = "main a[href*='evil.example'], main a[href^='javascript'], main img[src='x']"
+            assert page.locator(links_or_pictures).count() == 0
+            page.screenshot(path=str(OUTPUT / "3b-hostile-name-as-text.png"), full_page=True)
+
             page.get_by_role("link", name="Ask").click()
             question = page.get_by_placeholder("What did the quarterly review say about churn?")
             question.fill("When do tomatoes need staking?")
             question.press("Enter")
-            citation = page.get_by_role("button", name="[1] garden.pdf · page 2")
+            citation = page.get_by_role("button", name="[1] garden.pdf · page 2", exact=True)
             expect(citation).to_be_visible()
             expect(page.locator("main")).to_contain_text("[1]")
             citation.click()
@@ -159,4 +185,7 @@ def test_search_preview_and_cited_answer_in_a_browser(server: str) -> None:
         finally:
             browser.close()
     assert not dialogs, f"document text ran as script: {dialogs}"
+    outside = [url for url in requested if not url.startswith((server, "data:", "blob:"))]
+    assert not outside, f"the page reached outside this machine: {outside}"
+    assert any("/media/" in url for url in requested)  # the page icon and pictures, served by Omnidex itself
     print(f"screenshots: {OUTPUT}")
