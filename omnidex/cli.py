@@ -85,9 +85,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help="repair now: rebuild a damaged catalog from the index, re-index what the index lacks")
     check.add_argument("--json", action="store_true")
 
-    evaluate = sub.add_parser("eval", help="measure retrieval quality on a BEIR-format dataset")
-    evaluate.add_argument("dataset", type=Path, help="folder with corpus.jsonl, queries.jsonl, qrels/test.tsv")
-    evaluate.add_argument("--mode", choices=["bm25", "dense", "hybrid", "rerank", "all"], default="all")
+    evaluate = sub.add_parser("eval", help="measure retrieval quality on a BEIR-format text or media set")
+    evaluate.add_argument("dataset", type=Path,
+                          help="folder with corpus.jsonl, queries.jsonl, qrels/test.tsv (and files/ for a media set, "
+                               "whose file names are the corpus ids)")
+    evaluate.add_argument("--mode", choices=["bm25", "dense", "hybrid", "hybrid+cutoff", "rerank", "all"],
+                          default="all", help="all: bm25, dense, hybrid, hybrid+cutoff and rerank")
+    evaluate.add_argument("--index-dir", type=Path,
+                          help="keep the set's index here and reuse it while models, ingestion code and files are "
+                               "unchanged (media ingestion is slow; retrieval changes need no re-ingestion)")
+    evaluate.add_argument("--details", type=Path, help="write each run's top 10 per query here (JSON)")
     evaluate.add_argument("--json", action="store_true")
 
     serve = sub.add_parser("serve", help="start the browser UI")
@@ -330,14 +337,25 @@ def _check(app, args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from retrieval.evaluation import evaluate
-    from retrieval.search import SearchMode
+    from retrieval.evaluation import evaluate, is_media_set
 
-    modes = list(SearchMode) if args.mode == "all" else [SearchMode(args.mode)]
-    results = evaluate(args.dataset, modes)
-    print(f"{'mode':<8} {'nDCG@10':>8} {'R@10':>8} {'R@100':>8} {'MRR@10':>8}")
-    for mode, m in results.items():
-        print(f"{mode:<8} {m['ndcg@10']:>8.4f} {m['recall@10']:>8.4f} {m['recall@100']:>8.4f} {m['mrr@10']:>8.4f}")
+    if not (args.dataset / "queries.jsonl").is_file():
+        print(f"omnidex: {args.dataset} is not a BEIR-format set (no queries.jsonl)", file=sys.stderr)
+        return 2
+    runs = ["bm25", "dense", "hybrid", "hybrid+cutoff", "rerank"] if args.mode == "all" else [args.mode]
+    print(f"{args.dataset}: {'media set (files/ ingested)' if is_media_set(args.dataset) else 'text set'}",
+          file=sys.stderr)
+    progress = TqdmProgress(disabled=args.json)
+    details: dict[str, dict[str, list[str]]] = {}
+    results = evaluate(args.dataset, runs, index_dir=args.index_dir, progress=progress, details=details)
+    progress.close()
+    columns = [("R@1", "recall@1"), ("R@5", "recall@5"), ("R@10", "recall@10"), ("R@100", "recall@100"),
+               ("MRR@10", "mrr@10"), ("nDCG@10", "ndcg@10"), ("empty", "empty")]
+    print(f"{'mode':<14}" + "".join(f"{title:>9}" for title, _ in columns))
+    for run, m in results.items():
+        print(f"{run:<14}" + "".join(f"{m[key]:>9.4f}" for _, key in columns))
+    if args.details:
+        args.details.write_text(json.dumps(details, ensure_ascii=False, indent=1))
     if args.json:
         print(json.dumps(results))
     return 0

@@ -1,15 +1,25 @@
-"""Retrieval quality on BEIR-format datasets: corpus.jsonl, queries.jsonl, qrels/test.tsv.
+"""Retrieval quality on BEIR-format datasets: text corpora and media sets.
 
-The corpus is indexed into a scratch store with the configured models; each
-mode is then scored by nDCG@10, Recall@10, Recall@100 and MRR@10 over
-documents (a document's rank is its best segment's rank).
+A text set is corpus.jsonl, queries.jsonl and qrels/test.tsv; its corpus is indexed
+as plain-text documents. A media set has the same files plus files/, a folder of
+media whose file names are the corpus ids: the folder is indexed through the
+normal ingestion (as a user's library would be) and each hit is mapped back to its
+file name. Each run (a search mode, with or without the relevance cutoff) is
+scored by R@1, R@5, R@10, R@100, MRR@10 and nDCG@10 over documents (a document's
+rank is its best segment's rank), and by the share of queries that came back empty.
+
+Ingesting media is slow and retrieval is what gets tuned, so an index can be kept
+in a cache folder keyed by the model versions, the ingestion code and the set's
+files: a rerun after a retrieval change reuses it, an ingestion change rebuilds it.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import math
+import shutil
 import statistics
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -22,21 +32,64 @@ from omnidex.config import Settings
 from retrieval.search import SearchMode
 
 if TYPE_CHECKING:
+    from ingest.indexer import Progress
     from omnidex.service import Omnidex
+
+MEDIA_FILES = "files"
+METRICS = ("recall@1", "recall@5", "recall@10", "recall@100", "mrr@10", "ndcg@10", "empty")
+# Code whose changes alter what an index holds; a cached index made before such a change is rebuilt.
+INGESTION_CODE = ("ingest", "encoders", "store", "omnidex/schema.py")
+_COMPLETE = "eval-index-complete.json"
 
 
 @dataclass
 class BeirDataset:
-    corpus: dict[str, str]  # doc id -> title + text
+    corpus: dict[str, str]  # doc id -> title + text ("" for a media file: ingestion reads the file)
     queries: dict[str, str]
     qrels: dict[str, dict[str, int]]  # query id -> doc id -> graded relevance
+    files: Path | None = None  # a media set's folder of files, named by their corpus ids
+
+    @property
+    def is_media(self) -> bool:
+        return self.files is not None
+
+
+@dataclass(frozen=True)
+class Run:
+    """One way of searching as a user gets it: a mode (None: the configured default) with or without the cutoff."""
+
+    name: str
+    mode: SearchMode | None
+    cutoff: bool
+
+
+RUNS = {
+    "bm25": Run("bm25", SearchMode.BM25, False),
+    "dense": Run("dense", SearchMode.DENSE, False),
+    "hybrid": Run("hybrid", SearchMode.HYBRID, False),
+    "hybrid+cutoff": Run("hybrid+cutoff", SearchMode.HYBRID, True),
+    "rerank": Run("rerank", SearchMode.RERANK, False),
+    "default": Run("default", None, False),
+    "default+cutoff": Run("default+cutoff", None, True),
+}
+
+
+def is_media_set(root: Path) -> bool:
+    return (root / MEDIA_FILES).is_dir()
 
 
 def load_beir(root: Path, split: str = "test") -> BeirDataset:
+    """A text or media set; for a media set the corpus ids are the names of the files in files/."""
+    files = root / MEDIA_FILES if is_media_set(root) else None
     corpus = {}
     for row in _jsonl(root / "corpus.jsonl"):
         title = row.get("title") or ""
-        corpus[str(row["_id"])] = f"{title}\n\n{row['text']}" if title else row["text"]
+        text = row.get("text") or ""
+        corpus[str(row["_id"])] = f"{title}\n\n{text}" if title else text
+    if files is not None:
+        missing = [name for name in corpus if not (files / name).is_file()]
+        if missing:
+            raise FileNotFoundError(f"{len(missing)} corpus files missing from {files}, e.g. {missing[0]}")
     queries = {str(row["_id"]): row["text"] for row in _jsonl(root / "queries.jsonl")}
     qrels: dict[str, dict[str, int]] = {}
     with (root / "qrels" / f"{split}.tsv").open(newline="") as f:
@@ -46,7 +99,7 @@ def load_beir(root: Path, split: str = "test") -> BeirDataset:
                 continue
             qrels.setdefault(row[0], {})[row[1]] = int(row[2])
     qrels = {q: rels for q, rels in qrels.items() if q in queries and any(v > 0 for v in rels.values())}
-    return BeirDataset(corpus, queries, qrels)
+    return BeirDataset(corpus, queries, qrels, files)
 
 
 def _jsonl(path: Path) -> Iterable[dict]:
@@ -72,35 +125,143 @@ def mrr_at(ranked: list[str], relevant: dict[str, int], k: int = 10) -> float:
     return next((1.0 / (i + 1) for i, d in enumerate(ranked[:k]) if relevant.get(d, 0) > 0), 0.0)
 
 
-def evaluate(dataset_dir: Path, modes: list[SearchMode], settings: Settings | None = None
-             ) -> dict[str, dict[str, float]]:
-    """{mode: {metric: value}} for each mode, on a fresh scratch index of the dataset's corpus."""
+def query_metrics(ranked: list[str], relevant: dict[str, int]) -> dict[str, float]:
+    return {
+        "recall@1": recall_at(ranked, relevant, 1),
+        "recall@5": recall_at(ranked, relevant, 5),
+        "recall@10": recall_at(ranked, relevant, 10),
+        "recall@100": recall_at(ranked, relevant, 100),
+        "mrr@10": mrr_at(ranked, relevant),
+        "ndcg@10": ndcg_at(ranked, relevant),
+        "empty": float(not ranked),
+    }
+
+
+def resolve_runs(modes: Iterable[SearchMode | Run | str]) -> list[Run]:
+    """Runs from run names ("hybrid+cutoff"), Run objects or search modes (a mode alone: no cutoff)."""
+    runs = []
+    for mode in modes:
+        if isinstance(mode, Run):
+            runs.append(mode)
+        elif isinstance(mode, SearchMode):
+            runs.append(RUNS[mode.value])
+        else:
+            runs.append(RUNS[mode])
+    return runs
+
+
+def rankings(app: Omnidex, dataset: BeirDataset, run: Run, limit: int = 100) -> dict[str, list[str]]:
+    """Query id -> corpus ids in the order `run` returns them (one per document)."""
+    from retrieval.query import QuerySyntaxError
+
+    ranked = {}
+    for qid in dataset.qrels:
+        try:
+            hits = app.search(dataset.queries[qid], limit=limit, mode=run.mode, group=True, cutoff=run.cutoff)
+        except QuerySyntaxError:  # a query that reads as broken syntax finds nothing, as it would for a user
+            hits = []
+        ranked[qid] = [Path(h.path).name if dataset.is_media else h.asset_id for h in hits]
+    return ranked
+
+
+def score(dataset: BeirDataset, ranked: dict[str, list[str]]) -> dict[str, float]:
+    per_query = [query_metrics(ranked[qid], relevant) for qid, relevant in dataset.qrels.items()]
+    return {m: round(statistics.fmean(q[m] for q in per_query), 4) if per_query else 0.0 for m in METRICS}
+
+
+def evaluate(dataset_dir: Path, modes: Iterable[SearchMode | Run | str], settings: Settings | None = None,
+             index_dir: Path | None = None, progress: Progress | None = None,
+             details: dict[str, dict[str, list[str]]] | None = None) -> dict[str, dict[str, float]]:
+    """{run name: {metric: value}} for each run on an index of the set (cached under `index_dir` if given).
+
+    `details`, if given, is filled with {run name: {query id: ranked corpus ids}} for looking at failures.
+    """
     dataset = load_beir(dataset_dir)
     results = {}
-    with scratch_index(dataset, settings) as app:
-        for mode in modes:
-            per_query = {"ndcg@10": [], "recall@10": [], "recall@100": [], "mrr@10": []}
-            for qid, relevant in dataset.qrels.items():
-                hits = app.search(dataset.queries[qid], limit=100, mode=mode, group=True, cutoff=False)
-                ranked = [h.asset_id for h in hits]
-                per_query["ndcg@10"].append(ndcg_at(ranked, relevant))
-                per_query["recall@10"].append(recall_at(ranked, relevant, 10))
-                per_query["recall@100"].append(recall_at(ranked, relevant, 100))
-                per_query["mrr@10"].append(mrr_at(ranked, relevant))
-            results[mode.value] = {m: round(statistics.fmean(v), 4) for m, v in per_query.items()}
+    with indexed(dataset_dir, dataset, settings, index_dir, progress) as app:
+        for run in resolve_runs(modes):
+            ranked = rankings(app, dataset, run)
+            if details is not None:
+                details[run.name] = {qid: ids[:10] for qid, ids in ranked.items()}
+            results[run.name] = score(dataset, ranked)
     return results
 
 
+# --------------------------------------------------------------------------- indexes
+
+
 @contextmanager
-def scratch_index(dataset: BeirDataset, settings: Settings | None = None) -> Iterator[Omnidex]:
-    """An Omnidex over a temporary index of the dataset's corpus, removed afterwards."""
-    from omnidex.service import Omnidex
+def indexed(dataset_dir: Path, dataset: BeirDataset, settings: Settings | None = None,
+            index_dir: Path | None = None, progress: Progress | None = None) -> Iterator[Omnidex]:
+    """An Omnidex over an index of the set: a scratch one, or the cached one under `index_dir` when it was
+    built by the same models, ingestion code and files (else it is rebuilt there)."""
+    if index_dir is None:
+        with scratch_index(dataset, settings, progress) as app:
+            yield app
+        return
+    base = settings or Settings()
+    folder = index_dir / f"{dataset_dir.resolve().name}-{index_key(dataset, base)}"
+    reuse = (folder / _COMPLETE).is_file()
+    if not reuse:
+        shutil.rmtree(folder, ignore_errors=True)
+    with _opened(folder, dataset, base, progress, reuse) as app:
+        yield app
+
+
+@contextmanager
+def _opened(data_dir: Path, dataset: BeirDataset, settings: Settings | None, progress: Progress | None,
+            reuse: bool) -> Iterator[Omnidex]:
+    from omnidex.service import CALIBRATION_META, Omnidex
 
     base = settings or Settings()
+    app = Omnidex(base.model_copy(update={"data_dir": data_dir}))
+    try:
+        if reuse:
+            # Calibration is retrieval's to compute: a cached one would hide a change to it.
+            app.catalog.set_meta(CALIBRATION_META, None)
+        else:
+            _index(app, dataset, progress)
+            (data_dir / _COMPLETE).write_text(json.dumps({"segments": app.status()["points"]}))
+        yield app
+    finally:
+        app.close()
+
+
+def _index(app: Omnidex, dataset: BeirDataset, progress: Progress | None) -> None:
+    if dataset.files is None:
+        app.indexer.index_texts(dataset.corpus.items())
+        return
+    report = app.ingest([dataset.files.resolve()], progress)
+    failed = [o for o in report.outcomes if o.status == "failed"]
+    if failed and progress is not None:
+        progress.notice(f"{len(failed)} of {len(report.outcomes)} files failed, e.g. {failed[0].path}: "
+                        f"{failed[0].error}")
+
+
+def index_key(dataset: BeirDataset, settings: Settings) -> str:
+    """What an index depends on: model versions, the code that ingests, and the set's documents or files."""
+    from encoders.versions import model_versions
+
+    digest = hashlib.blake2b(digest_size=6)
+    digest.update(json.dumps(model_versions(settings), sort_keys=True).encode())
+    root = Path(__file__).resolve().parent.parent
+    for entry in INGESTION_CODE:
+        path = root / entry
+        for source in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            digest.update(source.relative_to(root).as_posix().encode() + source.read_bytes())
+    if dataset.files is None:
+        for doc_id, text in sorted(dataset.corpus.items()):
+            digest.update(f"{doc_id}\0{text}\0".encode())
+    else:
+        for name in sorted(dataset.corpus):
+            digest.update(f"{name}:{(dataset.files / name).stat().st_size}\0".encode())
+    return digest.hexdigest()
+
+
+@contextmanager
+def scratch_index(dataset: BeirDataset, settings: Settings | None = None, progress: Progress | None = None
+                  ) -> Iterator[Omnidex]:
+    """An Omnidex over a temporary index of the dataset's corpus or files, removed afterwards."""
     with tempfile.TemporaryDirectory(prefix="omnidex-eval-") as scratch:
-        app = Omnidex(base.model_copy(update={"data_dir": Path(scratch)}))
-        try:
-            app.indexer.index_texts(dataset.corpus.items())
+        with _opened(Path(scratch), dataset, settings, progress, reuse=False) as app:
             yield app
-        finally:
-            app.close()

@@ -1,0 +1,106 @@
+"""Is the default search at least as good as its best part on every collection, and what does the cutoff cost?
+
+    .venv/bin/python bench/bench_quality.py [--sets clipart speech debian-faq ...] [--index-dir bench/out/eval-index]
+
+For every dev set (bench/devsets.py -> bench/out/devsets) and FAQ set (bench/faq_to_beir.py ->
+bench/out/beir) it scores BM25 alone, dense alone, and the default search without and with the
+relevance cutoff (R@1, R@10, MRR@10; nDCG@10 on text sets) and checks the two promises of
+issue 13 on each set's main metric (nDCG@10 for text, R@10 for media):
+
+- the default is at least the better single part minus 0.005;
+- the cutoff costs at most 0.02 of R@10.
+
+Prints Markdown tables README can take. With --index-dir each set's index is kept and reused
+while the models, the ingestion code and the files stay the same (media ingestion takes minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR.parent))
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from retrieval.evaluation import evaluate, is_media_set  # noqa: E402
+
+SET_ROOTS = (BENCH_DIR / "out" / "devsets", BENCH_DIR / "out" / "beir")
+RUNS = ("bm25", "dense", "default", "default+cutoff")
+PARTS = ("bm25", "dense")
+FUSION_SLACK = 0.005
+CUTOFF_BUDGET = 0.02
+
+
+def find_sets(names: list[str] | None) -> list[Path]:
+    """Named sets (a name under bench/out/{devsets,beir} or a path); all built ones when none are named."""
+    if not names:
+        return [p for root in SET_ROOTS if root.is_dir() for p in sorted(root.iterdir())
+                if (p / "queries.jsonl").is_file()]
+    found = []
+    for name in names:
+        candidates = [Path(name)] + [root / name for root in SET_ROOTS]
+        folder = next((c for c in candidates if (c / "queries.jsonl").is_file()), None)
+        if folder is None:
+            raise SystemExit(f"no set {name!r}: build it with bench/devsets.py or bench/faq_to_beir.py")
+        found.append(folder)
+    return found
+
+
+def checks(results: dict[str, dict[str, float]], media: bool) -> dict[str, float | bool | str]:
+    """The two promises on one set, with the numbers they rest on."""
+    metric = "recall@10" if media else "ndcg@10"
+    best_part = max(PARTS, key=lambda part: results[part][metric])
+    default = results["default"][metric]
+    cost = results["default"]["recall@10"] - results["default+cutoff"]["recall@10"]
+    return {"metric": metric, "best_part": best_part, "best_part_value": results[best_part][metric],
+            "default_value": default, "fusion_ok": default >= results[best_part][metric] - FUSION_SLACK,
+            "cutoff_cost_r10": round(cost, 4), "cutoff_ok": cost <= CUTOFF_BUDGET}
+
+
+def markdown(report: dict[str, dict]) -> str:
+    lines = ["| set | kind | run | R@1 | R@10 | MRR@10 | nDCG@10 | empty |", "|---|---|---|---:|---:|---:|---:|---:|"]
+    for name, entry in report.items():
+        for run in RUNS:
+            m = entry["results"][run]
+            lines.append(f"| {name} | {entry['kind']} | {run} | {m['recall@1']:.3f} | {m['recall@10']:.3f} | "
+                         f"{m['mrr@10']:.3f} | {m['ndcg@10']:.3f} | {m['empty']:.3f} |")
+    lines += ["", "| set | metric | best part | default | default >= best part - 0.005? | cutoff cost in R@10 "
+              "| cutoff cost <= 0.02? |", "|---|---|---|---:|---|---:|---|"]
+    for name, entry in report.items():
+        c = entry["checks"]
+        lines.append(f"| {name} | {c['metric']} | {c['best_part']} {c['best_part_value']:.3f} | "
+                     f"{c['default_value']:.3f} | {'yes' if c['fusion_ok'] else 'NO'} | {c['cutoff_cost_r10']:+.3f} | "
+                     f"{'yes' if c['cutoff_ok'] else 'NO'} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sets", nargs="+", help="set names or folders (default: every built set)")
+    parser.add_argument("--index-dir", type=Path, help="cache of built indexes, reused while still valid")
+    parser.add_argument("--json", type=Path, help="also write the numbers here")
+    args = parser.parse_args(argv)
+    report: dict[str, dict] = {}
+    for folder in find_sets(args.sets):
+        media = is_media_set(folder)
+        started = time.perf_counter()
+        results = evaluate(folder, list(RUNS), index_dir=args.index_dir)
+        seconds = time.perf_counter() - started
+        report[folder.name] = {"kind": "media" if media else "text", "results": results,
+                               "checks": checks(results, media), "seconds": round(seconds, 1)}
+        print(f"{folder.name}: {seconds:.0f} s", file=sys.stderr, flush=True)
+    print(markdown(report))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1))
+    failed = [n for n, e in report.items() if not (e["checks"]["fusion_ok"] and e["checks"]["cutoff_ok"])]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
