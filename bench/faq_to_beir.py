@@ -9,6 +9,8 @@ empty), otherwise retrieval would just be string matching on the question.
 
 - debian-faq: DocBook HTML chapters (package `debian-faq`).
 - r-faq: R-FAQ.pdf (package `r-doc-pdf`), split with the PDF outline.
+- python-faq: the Python FAQ's Sphinx HTML (package `python3.11-doc`): long answers with code, like
+  the perlfaq our held-back check uses.
 
 Packages are fetched with `apt-get download` into the cache folder (once) and
 unpacked with `dpkg-deb -x`. Each dataset is written as
@@ -36,6 +38,8 @@ MIN_WORDS = 20  # shorter answers are section stubs ("see below"), not answers
 
 DEBIAN_FAQ = "debian-faq"
 R_FAQ = "r-faq"
+PYTHON_FAQ = "python-faq"
+PYTHON_DOC = "python3.11-doc"
 
 # A heading is a question if it has a question mark or opens like one ("How to report a bug").
 _QUESTION_START = re.compile(
@@ -270,6 +274,56 @@ def build_debian_faq(dest: Path, cache: Path) -> Path:
     return write_beir(dest, DEBIAN_FAQ, sections)
 
 
+# --------------------------------------------------------------------------- Python FAQ (Sphinx HTML)
+
+_SPHINX_BODY = re.compile(r'<div class="body" role="main">(.*?)<div class="sphinxsidebar"', re.DOTALL)
+_SPHINX_NOISE = re.compile(r'<nav class="contents".*?</nav>|<a class="headerlink"[^>]*>.*?</a>', re.DOTALL)
+
+
+class _SphinxSections(_DocBookSections):
+    """Sphinx headings carry no numbers: each heading of a page is numbered PAGE.N in document order,
+    the page title (h1) being the page's introduction."""
+
+    def __init__(self, page: int) -> None:
+        super().__init__()
+        self._page = page
+        self._count = 0
+
+    def _end_heading(self, tag: str) -> None:
+        text = " ".join("".join(self._heading or []).split())
+        self._heading = None
+        self._flush()
+        if tag == "h1":
+            self._current = (str(self._page), text, True)
+        else:
+            self._count += 1
+            self._current = (f"{self._page}.{self._count}", text, False)
+
+
+def sphinx_faq_sections(faq_dir: Path) -> list[Section]:
+    """Every headed section of the FAQ pages (the index page excluded), page by page."""
+    sections: list[Section] = []
+    pages = [p for p in sorted(faq_dir.glob("*.html")) if p.stem != "index"]
+    for number, page in enumerate(pages, 1):
+        body = _SPHINX_BODY.search(page.read_text(encoding="utf-8"))
+        if not body:
+            raise ValueError(f"no Sphinx body in {page}")
+        parser = _SphinxSections(number)
+        parser.feed(_SPHINX_NOISE.sub("", body.group(1)))
+        parser.close()
+        sections.extend(parser.sections)
+    return sections
+
+
+def build_python_faq(dest: Path, cache: Path) -> Path:
+    """Python FAQ -> DEST/python-faq: long answers, many with code; question headings are the queries."""
+    root = fetch_package(PYTHON_DOC, cache)
+    found = sorted((root / "usr" / "share" / "doc").glob("python3*/html/faq"))
+    if not found:
+        raise RuntimeError(f"no html/faq folder under {root}/usr/share/doc")
+    return write_beir(dest, PYTHON_FAQ, sphinx_faq_sections(found[0]))
+
+
 # --------------------------------------------------------------------------- R FAQ (PDF)
 
 MARGIN_BAND = 0.08  # top/bottom fraction of the page holding the running header ("Chapter 7: ... 39")
@@ -384,7 +438,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="destination of the BEIR folders")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="where the .deb files are kept")
     args = parser.parse_args(argv)
-    for build in (build_debian_faq, build_r_faq):
+    for build in (build_debian_faq, build_r_faq, build_python_faq):
         folder = build(args.out, args.cache)
         docs = _count_lines(folder / "corpus.jsonl")
         queries = _count_lines(folder / "queries.jsonl")
