@@ -16,10 +16,14 @@ if TYPE_CHECKING:
     from encoders.sound_events import SoundTagger
     from encoders.speech import Transcriber
 
-# How a label is phrased before it is embedded: closer to how people describe
-# a photo or a sound than the bare class name.
-IMAGE_TEMPLATE = "a photo of a {label}"
-SOUND_TEMPLATE = "the sound of {label}"
+# How a label is phrased before it is embedded: several ways people describe
+# a picture or a sound, averaged (a prompt ensemble), rather than the bare class name.
+IMAGE_TEMPLATES = ("a photo of a {label}", "a drawing of a {label}", "clip art of a {label}", "a {label}")
+SOUND_TEMPLATES = ("the sound of {label}", "{label}", "a recording of {label}")
+# Sound classes weigh less the more classes they cover: one with this many YAMNet
+# classes below it weighs a half ("Speech" 0.67, "Animal" 0.14, "Music" 0.06).
+SOUND_GENERIC_HALF = 10.0
+SOUND_BACKGROUND_WEIGHT = 0.2  # "Inside, small room": where, not what
 
 
 class ModelHub:
@@ -40,8 +44,10 @@ class ModelHub:
 
     @cached_property
     def image_conse(self) -> Conse:
-        return Conse(self.text, self.image_tagger.labels, IMAGE_TEMPLATE, self.settings.conse_top_k,
-                     self.settings.model_cache_dir)
+        from encoders.image_tagger import imagenet_descriptions
+
+        return Conse(self.text, self.image_tagger.labels, IMAGE_TEMPLATES, self.settings.conse_top_k,
+                     self.settings.model_cache_dir, descriptions=imagenet_descriptions())
 
     @cached_property
     def sound_tagger(self) -> SoundTagger:
@@ -51,8 +57,12 @@ class ModelHub:
 
     @cached_property
     def sound_conse(self) -> Conse:
-        return Conse(self.text, self.sound_tagger.labels, SOUND_TEMPLATE, self.settings.conse_top_k,
-                     self.settings.model_cache_dir)
+        from encoders.sound_events import sound_descriptions, specificity_weights
+
+        labels = self.sound_tagger.labels
+        return Conse(self.text, labels, SOUND_TEMPLATES, self.settings.conse_top_k, self.settings.model_cache_dir,
+                     descriptions=sound_descriptions(labels),
+                     label_weights=specificity_weights(labels, SOUND_GENERIC_HALF, SOUND_BACKGROUND_WEIGHT))
 
     @cached_property
     def transcriber(self) -> Transcriber:

@@ -24,6 +24,7 @@ from encoders.packaged import ModelNotInstalled
 from encoders.runtime import cache_file_intact, cpu_threads, onnx_session, resolve_device, written_atomically
 
 LABELS_FILE = Path(__file__).parent / "data" / "imagenet_labels.txt"
+WORDNET_FILE = Path(__file__).parent / "data" / "imagenet_wordnet.tsv"  # built by data/build_label_data.py
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,22 @@ def imagenet_labels() -> tuple[str, ...]:
     if len(labels) != 1000:
         raise RuntimeError(f"{LABELS_FILE} must list 1000 ImageNet classes, found {len(labels)}")
     return labels
+
+
+@cache
+def imagenet_descriptions() -> tuple[str, ...]:
+    """Each class as its name, its other WordNet names and the kinds it is (WordNet hypernyms):
+    "bolete mushroom, a kind of fungus", so a query for a fungus finds the bolete too."""
+    rows = [line.split("\t") for line in WORDNET_FILE.read_text(encoding="utf-8").splitlines()
+            if line and not line.startswith("#")]
+    labels = imagenet_labels()
+    if [row[1] for row in rows] != list(labels):
+        raise RuntimeError(f"{WORDNET_FILE} is out of step with {LABELS_FILE}: rebuild it")
+    out = []
+    for _, label, other_names, kinds in rows:
+        text = ", ".join([label, *filter(None, other_names.split("; "))])
+        out.append(f"{text}, a kind of {kinds.replace('; ', ', ')}" if kinds else text)
+    return tuple(out)
 
 
 Classifier = Callable[[np.ndarray], np.ndarray]  # (n, 3, px, px) pixels -> (n, 1000) logits

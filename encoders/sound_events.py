@@ -13,8 +13,9 @@ import io
 import tempfile
 import threading
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,9 +27,18 @@ from encoders.runtime import onnx_session
 if TYPE_CHECKING:
     import onnxruntime as ort
 
+ONTOLOGY_FILE = Path(__file__).parent / "data" / "audioset_ontology.tsv"
 PACKAGED_YAMNET = "yamnet"
 YAMNET_ARCHIVE = "YamNet_w8a8.onnx.zip"
 CLASS_MAP = "yamnet_class_map.csv"
+
+# Class groups the AudioSet ontology names only to hold others ("Human sounds",
+# "Sounds of things"): not words a description gains from.
+GROUPING_CLASSES = frozenset({"Human sounds", "Natural sounds", "Sounds of things", "Source-ambiguous sounds",
+                              "Channel, environment and background"})
+# The room or street a recording was made in, not what sounds in it.
+BACKGROUND_ROOT = "Channel, environment and background"
+DESCRIPTION_ANCESTORS = 2
 
 # YAMNet's front end (models/research/audioset/yamnet/params.py).
 SAMPLE_RATE = 16000
@@ -44,7 +54,8 @@ PATCH_SECONDS = PATCH_FRAMES * STFT_HOP / SAMPLE_RATE
 PATCH_HOP_SECONDS = PATCH_HOP_FRAMES * STFT_HOP / SAMPLE_RATE
 PATCH_SAMPLES = (PATCH_FRAMES - 1) * STFT_HOP + STFT_WINDOW
 PATCH_HOP_SAMPLES = PATCH_HOP_FRAMES * STFT_HOP
-PATCHES_PER_BLOCK = 256  # features are computed this many patches at a time: ~20 MB however long the audio
+PATCHES_PER_BLOCK = 64  # features are computed this many patches at a time: ~30 MB however long the audio
+SILENCE_LABEL = "Silence"
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,14 @@ class Quantisation:
 
     def dequantise(self, q: np.ndarray) -> np.ndarray:
         return ((q.astype(np.float32) - self.zero_point) * self.scale).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Heard:
+    times: np.ndarray  # (n, 2) start and end seconds of each patch
+    probs: np.ndarray  # (n, classes)
+    dbfs: np.ndarray  # (n,) loudness of each patch
+    samples: int  # how much audio there was
 
 
 class SoundTagger:
@@ -104,37 +123,153 @@ class SoundTagger:
         Patches are 0.96 s long every 0.48 s; the end is padded with silence to
         complete the last one, as YAMNet does.
         """
-        session = self._ensure_session()
         audio = np.asarray(audio, dtype=np.float32)
         if sr != SAMPLE_RATE:
             audio = _resample(audio, sr, SAMPLE_RATE)
+        heard = self.listen([audio])
+        return heard.times, heard.probs
+
+    def listen(self, blocks: Iterable[np.ndarray], quiet_dbfs: float | None = None) -> Heard:
+        """predict() over 16 kHz audio that arrives in pieces (a file being decoded), with each patch's loudness.
+
+        Patches quieter than quiet_dbfs are not run through the network: they
+        are labelled Silence outright, so hours of silence cost only their features.
+        """
+        session = self._ensure_session()
         input_name = session.get_inputs()[0].name
-        scores = []
-        for patch in self.log_mel_patches(audio):
+        silence = self.labels.index(SILENCE_LABEL)
+        scores, loudness = [], []
+        seen = [0]
+
+        def counted() -> Iterator[np.ndarray]:
+            for block in blocks:
+                seen[0] += len(block)
+                yield block
+
+        for patch, level in self._patches(counted(), quiet_dbfs):
+            loudness.append(level)
+            if patch is None:
+                scores.append(np.where(np.arange(len(self.labels)) == silence, 30.0, -30.0).astype(np.float32))
+                continue
             feed = self._input_q.quantise(patch) if self._input_q else patch
             out = session.run(None, {input_name: feed[None, None]})[0][0]
             scores.append(self._output_q.dequantise(out) if self._output_q else out)
         probs = 0.5 * (1.0 + np.tanh(0.5 * np.stack(scores)))  # YAMNet is multi-label: sigmoid, here overflow-free
         starts = np.arange(len(probs)) * PATCH_HOP_SECONDS
-        return np.stack([starts, starts + PATCH_SECONDS], axis=1), probs.astype(np.float32)
+        return Heard(np.stack([starts, starts + PATCH_SECONDS], axis=1), probs.astype(np.float32),
+                     np.asarray(loudness, dtype=np.float32), seen[0])
 
     def log_mel_patches(self, audio: np.ndarray) -> Iterator[np.ndarray]:
-        """(96, 64) log-mel patches, computed block by block so memory does not grow with the audio."""
-        # At least one patch, and the last one completed with silence.
-        n_patches = 1 + -(-max(len(audio) - PATCH_SAMPLES, 0) // PATCH_HOP_SAMPLES)
-        for first in range(0, n_patches, PATCHES_PER_BLOCK):
-            count = min(PATCHES_PER_BLOCK, n_patches - first)
-            start = first * PATCH_HOP_SAMPLES
+        """(96, 64) log-mel patches of a whole signal."""
+        return (patch for patch, _ in self._patches([audio]))
+
+    def _patches(self, blocks: Iterable[np.ndarray], quiet_dbfs: float | None = None
+                 ) -> Iterator[tuple[np.ndarray | None, float]]:
+        """(96, 64) log-mel patches with their loudness in dBFS, computed PATCHES_PER_BLOCK at a time
+        so memory does not grow with the audio; at least one patch, the last completed with silence.
+        Patches quieter than quiet_dbfs come as None: their features are not computed."""
+        pending = np.zeros(0, dtype=np.float32)  # samples from the next patch's start on
+        arrived: list[np.ndarray] = []  # blocks not yet joined to pending (joining each small block is quadratic)
+        waiting = done = total = 0
+        span = (PATCHES_PER_BLOCK - 1) * PATCH_HOP_SAMPLES + PATCH_SAMPLES
+        for block in blocks:
+            arrived.append(np.asarray(block, dtype=np.float32))
+            total += len(block)
+            waiting += len(block)
+            if len(pending) + waiting < span:
+                continue
+            pending, arrived, waiting = np.concatenate([pending, *arrived]), [], 0
+            while len(pending) >= span:
+                yield from self._patch_run(pending[:span], PATCHES_PER_BLOCK, span, quiet_dbfs)
+                pending = pending[PATCHES_PER_BLOCK * PATCH_HOP_SAMPLES :]
+                done += PATCHES_PER_BLOCK
+        pending = np.concatenate([pending, *arrived])
+        n_patches = 1 + -(-max(total - PATCH_SAMPLES, 0) // PATCH_HOP_SAMPLES)
+        while done < n_patches:
+            count = min(PATCHES_PER_BLOCK, n_patches - done)
             length = (count - 1) * PATCH_HOP_SAMPLES + PATCH_SAMPLES
-            block = audio[start : start + length]
-            log_mel = self._log_mel(np.pad(block, (0, length - len(block))))
-            for i in range(count):
-                yield log_mel[i * PATCH_HOP_FRAMES : i * PATCH_HOP_FRAMES + PATCH_FRAMES]
+            yield from self._patch_run(pending[:length], count, length, quiet_dbfs)
+            pending = pending[count * PATCH_HOP_SAMPLES :]
+            done += count
+
+    def _patch_run(self, samples: np.ndarray, count: int, length: int, quiet_dbfs: float | None
+                   ) -> Iterator[tuple[np.ndarray | None, float]]:
+        """`count` consecutive patches of `samples` (padded with silence to `length`)."""
+        levels = [dbfs(samples[i * PATCH_HOP_SAMPLES : i * PATCH_HOP_SAMPLES + PATCH_SAMPLES]) for i in range(count)]
+        quiet = [quiet_dbfs is not None and level < quiet_dbfs for level in levels]
+        log_mel = None if all(quiet) else self._log_mel(np.pad(samples, (0, length - len(samples))))
+        for i in range(count):
+            patch = None if quiet[i] else log_mel[i * PATCH_HOP_FRAMES : i * PATCH_HOP_FRAMES + PATCH_FRAMES]
+            yield patch, levels[i]
 
     def _log_mel(self, samples: np.ndarray) -> np.ndarray:
         frames = np.lib.stride_tricks.sliding_window_view(samples, STFT_WINDOW)[::STFT_HOP]
         magnitude = np.abs(np.fft.rfft(frames * self._window, n=FFT_SIZE))
         return np.log(magnitude.astype(np.float32) @ self._mel + LOG_OFFSET)
+
+
+@cache
+def audioset_parents() -> dict[str, tuple[str, ...]]:
+    """Every AudioSet class name -> the names of its parents in the ontology."""
+    parents: dict[str, tuple[str, ...]] = {}
+    for line in ONTOLOGY_FILE.read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            _, name, above = line.split("\t")
+            parents[name] = tuple(p for p in above.split("; ") if p)
+    return parents
+
+
+def ancestors(name: str) -> list[str]:
+    """Parents, then their parents, and so on: nearest first, each once."""
+    parents = audioset_parents()
+    found: list[str] = []
+    queue = list(parents.get(name, ()))
+    while queue:
+        parent = queue.pop(0)
+        if parent not in found:
+            found.append(parent)
+            queue += parents.get(parent, ())
+    return found
+
+
+def sound_descriptions(labels: list[str]) -> list[str]:
+    """Each class with the kinds it belongs to: "Croak (Frog, Wild animals)", so a query for
+    a frog or an animal finds the croak the tagger heard."""
+    out = []
+    for label in labels:
+        kinds = [a for a in ancestors(label) if a not in GROUPING_CLASSES][:DESCRIPTION_ANCESTORS]
+        out.append(f"{label} ({', '.join(kinds)})" if kinds else label)
+    return out
+
+
+def specificity_weights(labels: list[str], generic_half: float, background: float) -> np.ndarray:
+    """Per class, 1 for a specific sound, less the more other classes it covers.
+
+    YAMNet calls many an animal "Animal", and much else "Music" or "Speech"
+    beside the specific class (Croak, Bark) that tells what it is. A class with
+    generic_half YAMNet classes below it in the ontology weighs one half;
+    recording-place classes ("Inside, small room") weigh `background`.
+    """
+    below = dict.fromkeys(labels, 0)
+    for label in labels:
+        for above in ancestors(label):
+            if above in below:
+                below[above] += 1
+    weights = [background if BACKGROUND_ROOT in ancestors(label) else 1.0 / (1.0 + below[label] / generic_half)
+               for label in labels]
+    return np.asarray(weights, dtype=np.float32)
+
+
+def classes_under(labels: list[str], root: str) -> list[int]:
+    """Indices of the root class and of every class below it."""
+    return [i for i, label in enumerate(labels) if label == root or root in ancestors(label)]
+
+
+def dbfs(samples: np.ndarray) -> float:
+    """Loudness as RMS level relative to full scale; -inf for no samples."""
+    if samples.size == 0:
+        return float("-inf")
+    return float(20 * np.log10(np.sqrt(np.mean(np.square(samples, dtype=np.float64))) + 1e-12))
 
 
 def _periodic_hann(n: int) -> np.ndarray:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +29,21 @@ WHISPER_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 # same words on clear speech. Not conditioning on the previous window keeps
 # one misheard phrase from repeating through the rest of a long recording.
 BEAM_SIZE = 1
+
+# Whisper's own doubts about a segment, with the thresholds its reference
+# decoder uses to distrust one (openai/whisper transcribe(): it retries at a
+# higher temperature past either of the first two, and skips a window as silence
+# when no_speech_prob passes 0.6 while avg_logprob is low). A segment is dropped:
+# - that compresses better than 2.4 with gzip: a loop ("the the the ...");
+# - whose mean token log-probability is below -1.0: the decoder is guessing. On
+#   espeak speech and the freedesktop sounds' spoken channel names it lies between
+#   -0.5 and -0.85; a beep train it heard as "...and now the game is over!" scored -1.79;
+# - that Whisper itself thinks holds no speech (no_speech_prob > 0.6) unless the
+#   words came out confidently (avg_logprob >= -0.5): spoken segments here scored 0.02-0.14.
+MAX_COMPRESSION_RATIO = 2.4
+MIN_AVG_LOGPROB = -1.0
+MAX_NO_SPEECH_PROB = 0.6
+CONFIDENT_LOGPROB = -0.5
 
 
 @dataclass(frozen=True)
@@ -104,18 +120,40 @@ class Transcriber:
         return self._model
 
     def transcribe(self, audio: np.ndarray) -> Transcript:
-        """16 kHz mono float32 samples -> words with times; the language is detected from the speech.
+        """16 kHz mono float32 samples -> words with times; the language is detected from the speech."""
+        return self.transcribe_pieces([(0.0, audio)])
 
-        The voice-activity filter skips silence and music, which is both faster
-        and stops Whisper from inventing text where nobody speaks.
+    def transcribe_pieces(self, pieces: Iterable[tuple[float, np.ndarray]]) -> Transcript:
+        """Stretches of one recording, each (start second, samples), as one transcript in recording time.
+
+        Within each stretch the voice-activity filter skips silence and music,
+        and segments Whisper itself doubts are dropped (see MIN_AVG_LOGPROB):
+        both stop it from inventing text where nobody speaks. The language is
+        the one detected on most of the speech.
         """
-        segments, info = self._load().transcribe(audio, beam_size=BEAM_SIZE, vad_filter=True, word_timestamps=True,
-                                                 condition_on_previous_text=False)
+        model = self._load()
         utterances: list[Utterance] = []
         words: list[Word] = []
-        for segment in segments:
-            utterances.append(Utterance(float(segment.start), float(segment.end), segment.text.strip()))
-            words.extend(Word(float(w.start), float(w.end), w.word) for w in segment.words or ())
+        heard: dict[str, float] = {}  # language -> seconds of speech kept in it
+        confidence: dict[str, float] = {}
+        for offset, audio in pieces:
+            segments, info = model.transcribe(audio, beam_size=BEAM_SIZE, vad_filter=True, word_timestamps=True,
+                                              condition_on_previous_text=False)
+            for segment in segments:
+                if not plausible_segment(segment.avg_logprob, segment.compression_ratio, segment.no_speech_prob):
+                    continue
+                utterances.append(Utterance(offset + float(segment.start), offset + float(segment.end), segment.text.strip()))
+                words.extend(Word(offset + float(w.start), offset + float(w.end), w.word) for w in segment.words or ())
+                heard[info.language] = heard.get(info.language, 0.0) + segment.end - segment.start
+                confidence[info.language] = max(confidence.get(info.language, 0.0), info.language_probability)
         if not words:
             return Transcript(None, 0.0, [], [])
-        return Transcript(info.language, info.language_probability, utterances, words)
+        language = max(heard, key=heard.__getitem__)
+        return Transcript(language, confidence[language], utterances, words)
+
+
+def plausible_segment(avg_logprob: float, compression_ratio: float, no_speech_prob: float) -> bool:
+    """Whether Whisper's segment reads as heard speech rather than an invention (thresholds above)."""
+    if compression_ratio > MAX_COMPRESSION_RATIO or avg_logprob < MIN_AVG_LOGPROB:
+        return False
+    return no_speech_prob <= MAX_NO_SPEECH_PROB or avg_logprob >= CONFIDENT_LOGPROB

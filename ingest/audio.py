@@ -9,16 +9,18 @@ Video extraction calls `audio_segments` on a clip's soundtrack.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from encoders.sound_events import SILENCE_LABEL, Heard, classes_under
 from encoders.speech import Transcript, Word
 from ingest.errors import ExtractionError
 from ingest.extraction import ExtractContext, Extraction
-from ingest.media import SAMPLE_RATE, decode_audio_within, probe_audio
+from ingest.limits import check_duration
+from ingest.media import SAMPLE_RATE, audio_blocks, probe_audio
 from omnidex.schema import Modality, Segment
 
 # Where a transcript span may end, strongest first: a sentence end, a clause end.
@@ -34,29 +36,113 @@ MERGE_GAP_PATCHES = 4  # pauses up to ~2 s (between sentences, between beeps) do
 SOUND_TAGS = 3  # leading labels named in a sound segment's text and tags
 MIN_TAG_PROBABILITY = 0.1
 SILENCE_DBFS = -60.0  # quieter patches are skipped as silence
-SILENCE_LABEL = "Silence"
+
+# Speech gating: Whisper hears only the stretches where YAMNet hears someone
+# speak. Whisper writes words for any sound it is given (a beep train became
+# "...and now the game is over!"), so sound effects, music and silence never
+# reach it. YAMNet's speech classes reach 0.8-1.0 on speech, 8 kHz phone speech
+# included, and stay under 0.2 on beeps, tones, noise, chimes and music.
+SPEECH_ROOTS = ("Speech", "Whispering")  # with the classes below them in the AudioSet ontology
+SPEECH_PROBABILITY = 0.3
+SPEECH_PAD_S = 0.5  # heard before and after a stretch, so first and last words are whole
+SPEECH_JOIN_S = 2.0  # stretches closer than this are one: Whisper keeps its context over short pauses
+# The longest stretch given to Whisper at once: memory stays bounded in a long talk.
+WHISPER_WINDOW_S = 300.0
+
+AudioSource = Callable[[], Iterable[np.ndarray]]  # yields the 16 kHz samples afresh on each call
 
 
 def extract_audio(path: Path, ctx: ExtractContext) -> Extraction:
-    """An audio file: transcribed up front, so the detected language is part of the asset's info."""
+    """An audio file, streamed twice: once for the sound tagger, once for Whisper on the speech it heard.
+
+    The whole file is never in memory, so a two-hour recording takes as little
+    as a short one; its length is held to the limit on what is actually decoded.
+    """
     info = probe_audio(path)
-    audio = decode_audio_within(path, ctx.settings.max_duration_s)
-    info.setdefault("duration", round(len(audio) / SAMPLE_RATE, 3))
-    transcript = ctx.models.transcriber.transcribe(audio)
+    limit = ctx.settings.max_duration_s
+    check_duration(info.get("duration"), limit)
+
+    def source() -> Iterator[np.ndarray]:
+        return audio_blocks(path, SAMPLE_RATE, max_seconds=limit + 1.0)
+
+    heard = ctx.models.sound_tagger.listen(source(), quiet_dbfs=SILENCE_DBFS)
+    check_duration(heard.samples / SAMPLE_RATE, limit)
+    info.setdefault("duration", round(heard.samples / SAMPLE_RATE, 3))
+    transcript = transcribe_speech(source, heard, ctx)
     if transcript.language:
         info["language"] = transcript.language
-    return Extraction(info=info, segments=_not_silent(_segments(audio, transcript, ctx, "")))
+    return Extraction(info=info, segments=_not_silent(_segments(heard, transcript, ctx, "")))
 
 
 def audio_segments(audio: np.ndarray, ctx: ExtractContext, locator_prefix: str = "") -> Iterator[Segment]:
     """Transcript spans, then sound-event spans, of 16 kHz mono audio (e.g. a video's soundtrack)."""
-    yield from _segments(audio, ctx.models.transcriber.transcribe(audio), ctx, locator_prefix)
+    heard = ctx.models.sound_tagger.listen([audio], quiet_dbfs=SILENCE_DBFS)
+    yield from _segments(heard, transcribe_speech(lambda: [audio], heard, ctx), ctx, locator_prefix)
 
 
-def _segments(audio: np.ndarray, transcript: Transcript, ctx: ExtractContext, prefix: str) -> Iterator[Segment]:
+def _segments(heard: Heard, transcript: Transcript, ctx: ExtractContext, prefix: str) -> Iterator[Segment]:
     s = ctx.settings
     yield from transcript_segments(transcript, s.transcript_span_s, s.transcript_overlap_s, prefix)
-    yield from sound_segments(audio, ctx, prefix)
+    yield from heard_segments(heard, ctx, prefix)
+
+
+def transcribe_speech(source: AudioSource, heard: Heard, ctx: ExtractContext) -> Transcript:
+    """Whisper over the stretches where speech was heard; no stretch, no transcript."""
+    labels = ctx.models.sound_tagger.labels
+    speech = sorted({i for root in SPEECH_ROOTS for i in classes_under(labels, root)})
+    stretches = speech_stretches(heard, speech)
+    if not stretches:
+        return Transcript(None, 0.0, [], [])
+    return ctx.models.transcriber.transcribe_pieces(cut_out(source(), stretches))
+
+
+def speech_stretches(heard: Heard, speech_classes: Sequence[int], max_s: float = WHISPER_WINDOW_S
+                     ) -> list[tuple[float, float]]:
+    """[start, end) seconds of the recording where some patch's speech probability reaches
+    SPEECH_PROBABILITY, padded, joined across short pauses, and cut into pieces of at most max_s."""
+    duration = heard.samples / SAMPLE_RATE
+    speaking = heard.probs[:, list(speech_classes)].max(axis=1) >= SPEECH_PROBABILITY
+    joined: list[list[float]] = []
+    for (t0, t1), spoken in zip(heard.times, speaking):
+        if not spoken:
+            continue
+        t0, t1 = max(float(t0) - SPEECH_PAD_S, 0.0), min(float(t1) + SPEECH_PAD_S, duration)
+        if joined and t0 - joined[-1][1] <= SPEECH_JOIN_S:
+            joined[-1][1] = max(joined[-1][1], t1)
+        else:
+            joined.append([t0, t1])
+    pieces = []
+    for t0, t1 in joined:
+        count = int(np.ceil((t1 - t0) / max_s))
+        edges = np.linspace(t0, t1, count + 1)
+        pieces += [(float(a), float(b)) for a, b in zip(edges, edges[1:])]
+    return pieces
+
+
+def cut_out(blocks: Iterable[np.ndarray], stretches: Sequence[tuple[float, float]]
+            ) -> Iterator[tuple[float, np.ndarray]]:
+    """(start second, samples) of each stretch, in order, out of audio that arrives in pieces;
+    only the stretch being gathered is held."""
+    bounds = [(round(t0 * SAMPLE_RATE), round(t1 * SAMPLE_RATE)) for t0, t1 in stretches]
+    position = 0  # samples of the recording passed so far
+    current: list[np.ndarray] = []
+    index = 0
+    for block in blocks:
+        end = position + len(block)
+        while index < len(bounds):
+            first, stop = bounds[index]
+            if first < end and stop > position:
+                current.append(block[max(first - position, 0) : stop - position])
+            if stop > end:
+                break
+            yield first / SAMPLE_RATE, np.concatenate(current) if current else np.zeros(0, np.float32)
+            current = []
+            index += 1
+        position = end
+        if index == len(bounds):
+            return
+    if index < len(bounds) and current:  # the recording ended inside the last stretch
+        yield bounds[index][0] / SAMPLE_RATE, np.concatenate(current)
 
 
 def _not_silent(segments: Iterator[Segment]) -> Iterator[Segment]:
@@ -126,49 +212,53 @@ class _SoundRun:
 
 
 def sound_segments(audio: np.ndarray, ctx: ExtractContext, prefix: str = "") -> Iterator[Segment]:
-    """Stretches of one kind of sound, each as its leading YAMNet labels and their ConSE vector."""
-    tagger, conse = ctx.models.sound_tagger, ctx.models.sound_conse
-    times, probs = tagger.predict(audio, SAMPLE_RATE)
-    duration = len(audio) / SAMPLE_RATE
-    for run in _sound_runs(audio, times, probs, tagger.labels):
+    """Stretches of one kind of sound in 16 kHz audio, each as its leading YAMNet labels and their ConSE vector."""
+    yield from heard_segments(ctx.models.sound_tagger.listen([audio], quiet_dbfs=SILENCE_DBFS), ctx, prefix)
+
+
+def heard_segments(heard: Heard, ctx: ExtractContext, prefix: str = "") -> Iterator[Segment]:
+    """Sound segments of what the tagger heard: named by their most specific likely classes
+    (a croak rather than "Animal"), with their ancestors' names in the text for BM25."""
+    conse = ctx.models.sound_conse
+    probs, times = heard.probs, heard.times
+    duration = heard.samples / SAMPLE_RATE
+    for run in _sound_runs(heard, conse.weighted(probs), conse.labels):
         mean = probs[run.patches].mean(axis=0)
         tags = [label for label, p in conse.top_labels(mean, SOUND_TAGS) if p >= MIN_TAG_PROBABILITY] or [run.lead]
         t0, t1 = round(float(times[run.patches[0], 0]), 3), round(min(float(times[run.patches[-1], 1]), duration), 3)
         yield Segment(locator=f"{prefix}snd:{round(t0 * 1000)}", modality=Modality.SOUND,
-                      text="sounds: " + "; ".join(tags), t0=t0, t1=t1, extra={"tags": tags},
+                      text="sounds: " + "; ".join(_described(tags, conse)), t0=t0, t1=t1, extra={"tags": tags},
                       vector=conse.embed(mean)[0])
 
 
-def _sound_runs(audio: np.ndarray, times: np.ndarray, probs: np.ndarray, labels: Sequence[str]) -> list[_SoundRun]:
+def _described(tags: Sequence[str], conse) -> list[str]:
+    """Each tag as the ConSE description says it ("Croak (Frog, Wild animals)")."""
+    description = dict(zip(conse.labels, conse.descriptions))
+    return [description.get(tag, tag) for tag in tags]
+
+
+def _sound_runs(heard: Heard, ranked: np.ndarray, labels: Sequence[str]) -> list[_SoundRun]:
     """Stretches of audible patches cut into windows; nearby windows with the same leading label merge.
 
     Silence is dropped patch by patch, so a sound's segment starts and ends
-    with the sound rather than with the window grid.
+    with the sound rather than with the window grid. `ranked` is what labels
+    lead by (probabilities weighted towards specific classes).
     """
-    leads = np.argmax(probs, axis=1)
-    audible = [labels[lead] != SILENCE_LABEL
-               and _dbfs(audio[int(t0 * SAMPLE_RATE) : int(t1 * SAMPLE_RATE)]) >= SILENCE_DBFS
-               for lead, (t0, t1) in zip(leads, times)]
+    leads = np.argmax(ranked, axis=1)
+    audible = [labels[lead] != SILENCE_LABEL and level >= SILENCE_DBFS for lead, level in zip(leads, heard.dbfs)]
     runs: list[_SoundRun] = []
     first = 0
-    while first < len(probs):
+    while first < len(ranked):
         if not audible[first]:
             first += 1
             continue
         stop = first + 1
-        while stop < min(first + WINDOW_PATCHES, len(probs)) and audible[stop]:
+        while stop < min(first + WINDOW_PATCHES, len(ranked)) and audible[stop]:
             stop += 1
-        lead = labels[int(np.argmax(probs[first:stop].mean(axis=0)))]
+        lead = labels[int(np.argmax(ranked[first:stop].mean(axis=0)))]
         if runs and first - runs[-1].patches[-1] - 1 <= MERGE_GAP_PATCHES and runs[-1].lead == lead:
             runs[-1].patches.extend(range(first, stop))
         else:
             runs.append(_SoundRun(list(range(first, stop)), lead))
         first = stop
     return runs
-
-
-def _dbfs(samples: np.ndarray) -> float:
-    """Loudness as RMS level relative to full scale; -inf for no samples."""
-    if samples.size == 0:
-        return float("-inf")
-    return float(20 * np.log10(np.sqrt(np.mean(np.square(samples, dtype=np.float64))) + 1e-12))

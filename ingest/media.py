@@ -70,8 +70,12 @@ def probe_audio(path: Path) -> dict[str, Any]:
 
 def decode_audio(path: Path, sr: int = SAMPLE_RATE, max_seconds: float | None = None) -> np.ndarray:
     """The first audio stream as mono float32 at `sr` Hz, at most max_seconds of it."""
+    return np.concatenate(list(audio_blocks(path, sr, max_seconds)))
+
+
+def audio_blocks(path: Path, sr: int = SAMPLE_RATE, max_seconds: float | None = None) -> Iterator[np.ndarray]:
+    """decode_audio piece by piece, as FFmpeg decodes it: memory stays flat however long the file is."""
     limit = None if max_seconds is None else int(max_seconds * sr)
-    chunks: list[np.ndarray] = []
     decoded = skipped = 0
     resampler = av.AudioResampler(format="flt", layout="mono", rate=sr)
     with _open(path) as container:
@@ -86,21 +90,26 @@ def decode_audio(path: Path, sr: int = SAMPLE_RATE, max_seconds: float | None = 
                 for frame in frames:
                     frame.pts = None  # timestamps jump in damaged or concatenated files; order is enough
                     for out in resampler.resample(frame):
-                        chunks.append(out.to_ndarray()[0])
-                        decoded += out.samples
+                        samples = out.to_ndarray()[0]
+                        if limit is not None:
+                            samples = samples[: max(limit - decoded, 0)]
+                        decoded += len(samples)
+                        yield samples
                 if limit is not None and decoded >= limit:
                     break
-            chunks += [out.to_ndarray()[0] for out in resampler.resample(None)]
+            else:
+                for out in resampler.resample(None):
+                    samples = out.to_ndarray()[0][: None if limit is None else max(limit - decoded, 0)]
+                    decoded += len(samples)
+                    yield samples
         except av.error.FFmpegError as e:
-            if not chunks:
+            if not decoded:
                 raise ExtractionError(f"the audio cannot be decoded: {ffmpeg_reason(e)}") from e
             log.warning("%s: audio decoding stopped after %.1f s: %s", path, decoded / sr, e)
     if skipped:
         log.warning("%s: skipped %d damaged audio packets", path, skipped)
-    if not chunks:
+    if not decoded:
         raise ExtractionError("the audio stream holds no decodable sound")
-    audio = np.concatenate(chunks)
-    return audio[:limit] if limit is not None else audio
 
 
 def decode_audio_within(path: Path, max_seconds: float, sr: int = SAMPLE_RATE) -> np.ndarray:
