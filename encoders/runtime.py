@@ -1,7 +1,10 @@
-"""Device and thread choices shared by every model runtime (torch, ONNX Runtime, CTranslate2)."""
+"""Device and thread choices shared by every model runtime (torch, ONNX Runtime, CTranslate2), and the
+model cache's files: written atomically, with their size and hash recorded, and re-checked before use."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import tempfile
 import threading
@@ -68,15 +71,48 @@ class LazyOnnxSession:
 
 
 @contextmanager
-def written_atomically(target: Path) -> Iterator[Path]:
+def written_atomically(target: Path, record: bool = True) -> Iterator[Path]:
     """A temporary path beside `target` to write; renamed onto it only when the block succeeds,
-    so a crash or a second process never sees a half-written model file in the cache."""
+    so a crash or a second process never sees a half-written model file in the cache. With `record`,
+    its size and hash are kept beside it (`<name>.check`) for `cache_file_intact`."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=target.suffix)
     os.close(fd)
     try:
         yield Path(temp)
         os.chmod(temp, 0o644)  # a cache other users (a container's, a service's) may read
+        fingerprint = json.dumps(_fingerprint(Path(temp))) if record else None
         os.replace(temp, target)
+        if fingerprint is not None:
+            with written_atomically(_check_path(target), record=False) as check_temp:
+                check_temp.write_text(fingerprint)
     finally:
         Path(temp).unlink(missing_ok=True)
+
+
+def cache_file_intact(target: Path) -> bool:
+    """True when a cache file is there with the size and hash recorded when it was written. A damaged one
+    (a disk error, a cut copy, an edit) is removed, and so is one without a record, so the caller writes
+    it again instead of handing a runtime bytes it would reject ("InvalidProtobuf") on every file."""
+    check = _check_path(target)
+    try:
+        recorded = json.loads(check.read_text())
+        if target.stat().st_size == recorded["size"] and _fingerprint(target) == recorded:
+            return True
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    target.unlink(missing_ok=True)
+    check.unlink(missing_ok=True)
+    return False
+
+
+def _check_path(target: Path) -> Path:
+    return target.with_name(target.name + ".check")
+
+
+def _fingerprint(path: Path) -> dict[str, int | str]:
+    digest = hashlib.blake2b(digest_size=16)
+    with path.open("rb") as f:
+        while block := f.read(1 << 22):
+            digest.update(block)
+    return {"size": path.stat().st_size, "blake2b": digest.hexdigest()}

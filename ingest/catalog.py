@@ -10,6 +10,11 @@ indexer later settles each retired asset (deletes its points when no file
 holds it any more, or points them at a file that still does) and only then
 removes it from `retired`, so a crash at any moment leaves a to-do list, never
 orphaned points.
+
+Paths are stored in `omnidex.paths.to_text` form, so a file name that is not
+UTF-8 has a row like any other; every method takes and returns native paths.
+A file indexed only in part (over its work budget, or damaged) is `indexed`
+with its `partial` column saying what was lost and why.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from omnidex.paths import from_text, to_text
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
@@ -33,7 +40,8 @@ CREATE TABLE IF NOT EXISTS files (
     status TEXT NOT NULL,
     error TEXT,
     segments INTEGER NOT NULL DEFAULT 0,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    partial TEXT
 );
 CREATE INDEX IF NOT EXISTS files_asset ON files(asset_id);
 CREATE INDEX IF NOT EXISTS files_status ON files(status);
@@ -56,6 +64,15 @@ class FileRecord:
     error: str | None
     segments: int
     updated_at: str
+    partial: str | None = None  # what was not indexed and why, for a file indexed only in part
+
+
+class CatalogDamaged(RuntimeError):
+    """The catalog file cannot be read as a database; the message names it and the repair command."""
+
+
+def _record(row: tuple) -> FileRecord:
+    return FileRecord(from_text(row[0]), *row[1:])
 
 
 class Catalog:
@@ -63,10 +80,19 @@ class Catalog:
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
         self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.executescript(SCHEMA)
+        try:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.executescript(SCHEMA)
+            columns = {row[1] for row in self._conn.execute("PRAGMA table_info(files)")}
+            if "partial" not in columns:  # a catalog from before partial files were recorded
+                self._conn.execute("ALTER TABLE files ADD COLUMN partial TEXT")
+            self._conn.execute("SELECT count(*) FROM files").fetchone()
+        except sqlite3.DatabaseError as e:
+            self._conn.close()
+            raise CatalogDamaged(damaged_message(path, e)) from None
         self._lock = threading.RLock()
 
     @contextmanager
@@ -98,31 +124,46 @@ class Catalog:
     # --- files ----------------------------------------------------------------------
 
     def get(self, path: str) -> FileRecord | None:
-        rows = self._rows("SELECT * FROM files WHERE path=?", (path,))
-        return FileRecord(*rows[0]) if rows else None
+        rows = self._rows("SELECT * FROM files WHERE path=?", (to_text(path),))
+        return _record(rows[0]) if rows else None
 
     def files(self, status: str | None = None) -> list[FileRecord]:
         if status is None:
             rows = self._rows("SELECT * FROM files ORDER BY path")
         else:
             rows = self._rows("SELECT * FROM files WHERE status=? ORDER BY path", (status,))
-        return [FileRecord(*r) for r in rows]
+        return [_record(r) for r in rows]
+
+    def partial_files(self) -> list[FileRecord]:
+        """Files indexed only in part, each with what was lost and why."""
+        rows = self._rows("SELECT * FROM files WHERE status=? AND partial IS NOT NULL ORDER BY path", (INDEXED,))
+        return [_record(r) for r in rows]
+
+    def segments_by_asset(self) -> dict[str, int]:
+        """Segments each indexed asset should have in the store (the integrity check's expectation)."""
+        rows = self._rows("SELECT asset_id, MAX(segments) FROM files WHERE status=? AND asset_id IS NOT NULL"
+                          " GROUP BY asset_id", (INDEXED,))
+        return {asset_id: n for asset_id, n in rows}
 
     def paths_of_asset(self, asset_id: str, status: str = INDEXED) -> list[str]:
         rows = self._rows("SELECT path FROM files WHERE asset_id=? AND status=? ORDER BY path", (asset_id, status))
-        return [r[0] for r in rows]
+        return [from_text(r[0]) for r in rows]
 
     def paths_under(self, root: str) -> list[str]:
         """The root itself and every path below it (a range scan on the primary key, not LIKE)."""
+        root = to_text(root)
         prefix = root.rstrip("/") + "/"
         upper = prefix[:-1] + chr(ord("/") + 1)
         rows = self._rows("SELECT path FROM files WHERE path=? OR (path>=? AND path<?) ORDER BY path",
                           (root, prefix, upper))
-        return [r[0] for r in rows]
+        return [from_text(r[0]) for r in rows]
 
     def counts(self) -> dict[str, int]:
         rows = self._rows("SELECT status, COUNT(*) FROM files GROUP BY status")
         return {status: n for status, n in rows}
+
+    def partial_count(self) -> int:
+        return self._rows("SELECT COUNT(*) FROM files WHERE status=? AND partial IS NOT NULL", (INDEXED,))[0][0]
 
     def record(
         self,
@@ -135,32 +176,41 @@ class Catalog:
         file_type: str | None = None,
         error: str | None = None,
         segments: int = 0,
+        partial: str | None = None,
     ) -> None:
         """Write a file's row; the asset it held before (and a failed file's own asset) become retired."""
+        path = to_text(path)
         with self._tx() as c:
             _release(c, path, keep=None if status == FAILED else asset_id)
             if status == FAILED and asset_id:
                 _retire(c, asset_id)  # points written before the failure
-            _write_row(c, path, status, asset_id, size, mtime_ns, file_type, error, segments)
+            _write_row(c, path, status, asset_id, size, mtime_ns, file_type, error, segments, partial)
 
     def move(self, old_path: str, new_path: str, *, asset_id: str, size: int, mtime_ns: int, file_type: str,
-             segments: int) -> None:
+             segments: int, partial: str | None = None) -> None:
         """A file reappeared under another name: the new row takes over the old one's asset in one step."""
+        old_path, new_path = to_text(old_path), to_text(new_path)
         with self._tx() as c:
             _release(c, new_path, keep=asset_id)
-            _write_row(c, new_path, INDEXED, asset_id, size, mtime_ns, file_type, None, segments)
+            _write_row(c, new_path, INDEXED, asset_id, size, mtime_ns, file_type, None, segments, partial)
             _release(c, old_path, keep=None)
             c.execute("DELETE FROM files WHERE path=?", (old_path,))
 
     def forget(self, path: str) -> None:
+        path = to_text(path)
         with self._tx() as c:
             _release(c, path, keep=None)
             c.execute("DELETE FROM files WHERE path=?", (path,))
 
-    def restart_all(self, meta: Mapping[str, str | None]) -> int:
-        """Mark every indexed file as needing its points written again and update meta, atomically (reindex)."""
+    def restart_all(self, meta: Mapping[str, str | None], asset_ids: list[str] | None = None) -> int:
+        """Mark every indexed file (or those holding `asset_ids`) as needing its points written again and
+        update meta, atomically (reindex, or healing assets whose points the store lost)."""
         with self._tx() as c:
-            changed = c.execute("UPDATE files SET status=? WHERE status=?", (INDEXING, INDEXED)).rowcount
+            if asset_ids is None:
+                changed = c.execute("UPDATE files SET status=? WHERE status=?", (INDEXING, INDEXED)).rowcount
+            else:
+                changed = sum(c.execute("UPDATE files SET status=? WHERE status=? AND asset_id=?",
+                                        (INDEXING, INDEXED, a)).rowcount for a in asset_ids)
             for key, value in meta.items():
                 _set_meta(c, key, value)
         return changed
@@ -198,10 +248,33 @@ def _release(c: sqlite3.Connection, path: str, keep: str | None) -> None:
 
 
 def _write_row(c: sqlite3.Connection, path: str, status: str, asset_id: str | None, size: int | None,
-               mtime_ns: int | None, file_type: str | None, error: str | None, segments: int) -> None:
+               mtime_ns: int | None, file_type: str | None, error: str | None, segments: int,
+               partial: str | None = None) -> None:
     now = datetime.now(UTC).isoformat(timespec="seconds")
     c.execute(
-        "INSERT OR REPLACE INTO files(path, asset_id, size, mtime_ns, file_type, status, error, segments, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (path, asset_id, size, mtime_ns, file_type, status, error, segments, now),
+        "INSERT OR REPLACE INTO files(path, asset_id, size, mtime_ns, file_type, status, error, segments, updated_at,"
+        " partial) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (path, asset_id, size, mtime_ns, file_type, status, error, segments, now, partial),
     )
+
+
+def damaged_message(path: Path, error: Exception) -> str:
+    return (f"the catalog {path} is damaged ({error}); `omnidex check --repair` rebuilds it from the index "
+            "(files that had failed are tried again on the next `omnidex ingest`)")
+
+
+def rebuild(path: Path, rows: list[dict], meta: Mapping[str, str]) -> Catalog:
+    """A new catalog at `path` holding `rows` (indexed files, as read back from the store's payloads); the
+    damaged one is kept beside it (`.damaged`) for inspection."""
+    for suffix in ("", "-wal", "-shm"):
+        damaged = path.with_name(path.name + suffix)
+        if damaged.exists():
+            damaged.replace(damaged.with_name(damaged.name + ".damaged"))
+    catalog = Catalog(path)
+    with catalog._tx() as c:
+        for row in rows:
+            _write_row(c, to_text(row["path"]), INDEXED, row["asset_id"], row.get("size"), None,
+                       row.get("file_type"), None, row["segments"], row.get("partial"))
+        for key, value in meta.items():
+            _set_meta(c, key, value)
+    return catalog

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from encoders.hub import ModelHub
 from ingest.chunking import TextChunker
+from ingest.limits import Losses
 from omnidex.config import Settings
 from omnidex.schema import Segment
 
@@ -16,6 +17,7 @@ from omnidex.schema import Segment
 class Extraction:
     info: dict[str, Any]  # asset-wide payload: page_count, title, created, duration...
     segments: Iterator[Segment]
+    losses: Losses = field(default_factory=Losses)  # filled while `segments` is consumed: what was left out
 
 
 @dataclass

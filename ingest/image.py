@@ -19,6 +19,7 @@ from PIL import ExifTags, Image, UnidentifiedImageError
 from encoders.base import l2_normalise
 from ingest.errors import ExtractionError
 from ingest.extraction import ExtractContext, Extraction
+from ingest.limits import check_picture_budget
 from ingest.ocr import image_may_hold_text, ocr_image_text
 from ingest.thumbnails import as_rgb, thumbnail_jpeg
 from omnidex.schema import Modality, Segment
@@ -40,11 +41,12 @@ MIN_TAG_PROBABILITY = 0.05
 OCR_EVEN_WORDS = 8
 
 
-def open_image(path: Path) -> tuple[Image.Image, dict[str, Any]]:
+def open_image(path: Path, max_pixels: int = MAX_PIXELS) -> tuple[Image.Image, dict[str, Any]]:
     """The first frame as upright RGB (at most WORK_PX a side) and the file's facts.
 
     Raises ExtractionError saying why a file cannot be used: not an image,
-    truncated, or so large it could exhaust memory.
+    truncated, so large it could exhaust memory, or over the pixel budget
+    (`max_pixels`; a JPEG is decoded at a reduced size instead).
     """
     try:
         with Image.open(path) as image:
@@ -57,6 +59,7 @@ def open_image(path: Path) -> tuple[Image.Image, dict[str, Any]]:
                 # DCT scaling decodes a big photo at 1/2, 1/4 or 1/8 size, several times faster:
                 # asking for half of WORK_PX lands the longer side between WORK_PX / 2 and WORK_PX.
                 image.draft("RGB", (math.ceil(width * scale), math.ceil(height * scale)))
+            check_picture_budget(image, max_pixels)
             image.load()
             picture = as_rgb(image)
     except ExtractionError:
@@ -152,7 +155,7 @@ def _degrees(dms: Sequence[Any], ref: Any, negative: str) -> float:
 
 
 def extract_image(path: Path, ctx: ExtractContext) -> Extraction:
-    image, info = open_image(path)
+    image, info = open_image(path, ctx.settings.max_image_pixels)
     return Extraction(info=info, segments=_file_segments(image, ctx))
 
 

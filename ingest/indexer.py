@@ -1,7 +1,10 @@
 """Files in, points out: the ingestion pipeline for one batch of paths.
 
 Every file ends in the catalog as `indexed` or `failed` with a reason; no
-error in one file stops the batch. Point ids derive from (content hash,
+error in one file stops the batch, and none runs past its time budget
+(settings.max_seconds_per_file): what was written by then is kept and the file
+is recorded as partial, with the reason, like a file over its text or pixel
+budget. Point ids derive from (content hash,
 locator), so running the same batch twice writes nothing new. A batch also
 reconciles its roots: files that vanished from under them leave the index,
 and a file that reappears elsewhere with the same content is moved, not
@@ -12,9 +15,13 @@ the catalog's retired list, which survives a crash at any moment.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
+import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
@@ -28,9 +35,11 @@ from ingest.extraction import ExtractContext, Extraction
 from ingest.files import EXTENSIONS, discover, inspect
 from ingest.image import extract_image
 from ingest.pdf import extract_pdf
-from ingest.prefetch import prefetch
+from ingest.limits import time_over_budget
+from ingest.prefetch import DeadlinePassed, prefetch
 from ingest.slides import extract_slides
 from ingest.video import extract_video
+from omnidex.paths import is_clean, raw_bytes_hex
 from omnidex.schema import Asset, FileType, Modality, Segment, ancestor_dirs, point_id, segment_payload
 from store.base import Filter, MatchValue, PointRecord, Store, VectorValue
 
@@ -57,6 +66,7 @@ class FileOutcome:
     status: str  # indexed | unchanged | duplicate | moved | removed | failed
     segments: int = 0
     error: str | None = None
+    partial: str | None = None  # indexed only in part: what was left out and why
 
 
 @dataclass
@@ -65,6 +75,10 @@ class IngestReport:
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def partial(self) -> list[FileOutcome]:
+        return [o for o in self.outcomes if o.status == INDEXED and o.partial]
 
     @property
     def points_written(self) -> int:
@@ -167,27 +181,29 @@ class Indexer:
         common = {"asset_id": asset.asset_id, "size": asset.size, "mtime_ns": stat.st_mtime_ns,
                   "file_type": asset.file_type.value}
         if previous is not None and previous.status == INDEXED and previous.asset_id == asset.asset_id:
-            self.catalog.record(key, INDEXED, segments=previous.segments, **common)  # touched, not changed
-            return FileOutcome(path, UNCHANGED, previous.segments)
+            self.catalog.record(key, INDEXED, segments=previous.segments, partial=previous.partial,
+                                **common)  # touched, not changed
+            return FileOutcome(path, UNCHANGED, previous.segments, partial=previous.partial)
         twin = self._indexed_twin(asset.asset_id, key)
         if twin is not None:
-            segments = twin.segments
+            segments, partial = twin.segments, twin.partial
             if Path(twin.path).exists():  # a copy: both files now lead to the same points
-                self.catalog.record(key, INDEXED, segments=segments, **common)
-                return FileOutcome(path, DUPLICATE, segments)
-            self.catalog.move(twin.path, key, segments=segments, **common)  # settling repoints the payloads
-            return FileOutcome(path, MOVED, segments)
+                self.catalog.record(key, INDEXED, segments=segments, partial=partial, **common)
+                return FileOutcome(path, DUPLICATE, segments, partial=partial)
+            # settling repoints the payloads
+            self.catalog.move(twin.path, key, segments=segments, partial=partial, **common)
+            return FileOutcome(path, MOVED, segments, partial=partial)
 
         self.catalog.record(key, INDEXING, **common)
         try:
-            written = self._write_segments(asset, progress)
+            written, partial = self._write_segments(asset, progress)
         except ExtractionError as e:
             return self._fail(key, asset, str(e))
         except Exception as e:  # a decoder bug must not end the batch
             log.exception("unexpected error indexing %s", path)
             return self._fail(key, asset, f"unexpected error: {type(e).__name__}: {e}")
-        self.catalog.record(key, INDEXED, segments=written, **common)
-        return FileOutcome(path, INDEXED, written)
+        self.catalog.record(key, INDEXED, segments=written, partial=partial, **common)
+        return FileOutcome(path, INDEXED, written, partial=partial)
 
     def settle_retired(self) -> None:
         """Make the store agree with the catalog for every asset a file stopped holding.
@@ -228,16 +244,31 @@ class Indexer:
         self.store.upsert([self._point(asset, {}, segment) for asset, segment in pending])
         return len(pending)
 
-    def _write_segments(self, asset: Asset, progress: Progress) -> int:
-        extraction = EXTRACTORS[asset.file_type](asset.path, self.ctx)
+    def _write_segments(self, asset: Asset, progress: Progress) -> tuple[int, str | None]:
+        """Segments written, and what was left out (over a budget, damaged) when the file was read in part."""
+        budget_s = self.ctx.settings.max_seconds_per_file
+        started = time.monotonic()
+        deadline = started + budget_s
         written = 0
-        for batch in _batched(prefetch(extraction.segments, self.batch_size * 2), self.batch_size):
-            self.store.upsert(self._points(asset, extraction.info, batch))
-            written += len(batch)
-            progress.segments_written(len(batch))
+        with _openable(asset.path) as source:
+            extraction = EXTRACTORS[asset.file_type](source, self.ctx)
+            segments = prefetch(extraction.segments, self.batch_size * 2, deadline)
+            try:
+                for batch in _batched(segments, self.batch_size):
+                    self.store.upsert(self._points(asset, extraction.info, batch))
+                    written += len(batch)
+                    progress.segments_written(len(batch))
+                    if time.monotonic() > deadline:
+                        raise DeadlinePassed
+            except DeadlinePassed:
+                extraction.losses.add(time_over_budget(time.monotonic() - started, written))
+            finally:
+                segments.close()
         if written == 0:
+            if extraction.losses:
+                raise ExtractionError(f"nothing indexed: {extraction.losses.summary()}")
             raise ExtractionError("nothing to index: no text, pictures or sound were found in the file")
-        return written
+        return written, extraction.losses.summary()
 
     def _points(self, asset: Asset, info: dict, segments: list[Segment]) -> list[PointRecord]:
         self._embed(segments)
@@ -258,6 +289,8 @@ class Indexer:
         if segment.clip is not None:
             vectors["clip"] = segment.clip.tolist()
         payload = segment_payload(asset, info, segment)
+        if not is_clean(str(asset.path)):  # shown with U+FFFD (the store's rule); these bytes reopen it
+            payload["path_bytes"] = raw_bytes_hex(asset.path)
         if segment.thumbnail is not None:
             payload["thumbnail"] = self._save_thumbnail(asset.asset_id, segment.locator, segment.thumbnail)
         return PointRecord(id=point_id(asset.asset_id, segment.locator), vectors=vectors, payload=payload)
@@ -280,11 +313,12 @@ class Indexer:
     def _show_path(self, asset_id: str, holders: list[str]) -> None:
         """Point an asset's segments at a file that holds it, unless they already show one."""
         sample, _ = self.store.scroll(asset_filter(asset_id), limit=1)
-        if not sample or sample[0].payload.get("path") in holders:
+        if not sample or shown_path_bytes(sample[0].payload) in {os.fsencode(h) for h in holders}:
             return
         path = Path(holders[0])
         self.store.set_payload(asset_filter(asset_id),
-                               {"path": str(path), "file_name": path.name, "dirs": ancestor_dirs(path)})
+                               {"path": str(path), "file_name": path.name, "dirs": ancestor_dirs(path),
+                                "path_bytes": None if is_clean(str(path)) else raw_bytes_hex(path)})
 
     def _fail(self, key: str, asset: Asset | None, reason: str) -> FileOutcome:
         """Record the reason; the catalog retires what the file held and any points this attempt wrote."""
@@ -297,6 +331,25 @@ class Indexer:
             error=reason,
         )
         return FileOutcome(Path(key), FAILED, error=reason)
+
+
+def shown_path_bytes(payload: dict) -> bytes:
+    """The file a point shows, as bytes: its path_bytes when the name is not UTF-8, else its path."""
+    raw = payload.get("path_bytes")
+    return bytes.fromhex(raw) if raw else os.fsencode(payload.get("path", ""))
+
+
+@contextmanager
+def _openable(path: Path) -> Iterator[Path]:
+    """A path every decoder can open. MuPDF and FFmpeg take names as UTF-8 and cannot open one that is not:
+    they get a symbolic link with a plain name to it, for as long as the file is read."""
+    if is_clean(str(path)):
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="omnidex-") as folder:
+        link = Path(folder) / f"file{path.suffix.lower()}"
+        os.symlink(path, link)
+        yield link
 
 
 def _batched(items: Iterator[Segment], size: int) -> Iterator[list[Segment]]:

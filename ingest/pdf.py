@@ -20,8 +20,8 @@ from PIL import Image
 
 from ingest.errors import ExtractionError
 from ingest.extraction import ExtractContext, Extraction
-from ingest.image import image_segments
-from ingest.limits import check_page_count
+from ingest.image import WORK_PX, image_segments
+from ingest.limits import Losses, TextBudget, check_page_count, check_picture_budget, picture_over_budget
 from ingest.ocr import ocr_pdf_page, pdf_page_needs_ocr
 from ingest.thumbnails import pdf_page_thumbnail
 from omnidex.schema import Modality, Segment
@@ -48,7 +48,7 @@ def open_pdf(path: Path) -> pymupdf.Document:
         doc.close()
         raise ExtractionError("PDF has no pages")
     if doc.is_repaired:
-        log.warning("%s is damaged: indexing what MuPDF could recover", path)
+        log.info("%s is damaged: indexing what MuPDF could recover", path)
     return doc
 
 
@@ -79,61 +79,99 @@ def extract_pdf(path: Path, ctx: ExtractContext) -> Extraction:
     created = pdf_date(meta.get("creationDate"))
     if created:
         info["created"] = created.isoformat()
-    return Extraction(info=info, segments=_page_segments(doc, ctx))
+    losses = Losses()
+    return Extraction(info=info, segments=_page_segments(doc, ctx, losses), losses=losses)
 
 
-def _page_segments(doc: pymupdf.Document, ctx: ExtractContext) -> Iterator[Segment]:
+def _page_segments(doc: pymupdf.Document, ctx: ExtractContext, losses: Losses) -> Iterator[Segment]:
     s = ctx.settings
     seen_figures = _furniture(doc)  # logos and footers count as already seen
+    budget = TextBudget(s, losses, "page", doc.page_count)
+    lost_pages: list[int] = []
     try:
         for index in range(doc.page_count):
             number = index + 1
+            if budget.spent(number):
+                return
             try:
                 page = doc.load_page(index)
+                if doc.is_repaired and _lost(doc, page):
+                    lost_pages.append(number)
+                    continue
                 modality = Modality.TEXT
                 # MuPDF's own block order: sort=True re-sorts in Python and costs a third of extraction.
                 text = page.get_text("text")
                 if pdf_page_needs_ocr(page, text):
                     modality, text = Modality.OCR, ocr_pdf_page(page, s.ocr_language, s.ocr_dpi)
                 thumbnail = pdf_page_thumbnail(page, s.thumbnail_px)
-                figures = _page_figures(doc, page, seen_figures, s.min_figure_px)
+                figures = _page_figures(doc, page, seen_figures, s.min_figure_px, s.max_image_pixels, losses)
             except ExtractionError:
                 raise
             except Exception as e:
                 raise ExtractionError(f"page {number} cannot be read: {e}") from e
-            for n, chunk in enumerate(ctx.chunker.split(text)):
+            for n, chunk in enumerate(ctx.chunker.split(budget.take(text, number))):
                 yield Segment(locator=f"p{number}:c{n}", modality=modality, text=chunk, page=number,
                               thumbnail=thumbnail if n == 0 else None)
             if figures:
                 locators = [f"p{number}:img{xref}" for xref, _ in figures]
                 yield from image_segments([im for _, im in figures], ctx, locators, page=number)
     finally:
+        if lost_pages:
+            read = doc.page_count - len(lost_pages)
+            losses.add(f"{read} of {doc.page_count} pages read: the file is truncated or damaged "
+                       f"({_page_list(lost_pages)} lost)")
         doc.close()
 
 
-def _page_figures(doc: pymupdf.Document, page: pymupdf.Page, seen: set[int], min_px: int
-                  ) -> list[tuple[int, Image.Image]]:
+def _lost(doc: pymupdf.Document, page: pymupdf.Page) -> bool:
+    """In a file MuPDF had to repair, a page whose object or content did not survive (a cut-off file)."""
+    try:
+        return doc.xref_object(page.xref) == "null" or not page.get_contents()
+    except RuntimeError:  # "bad xref": the page object itself is gone
+        return True
+
+
+def _page_list(numbers: list[int]) -> str:
+    if len(numbers) == 1:
+        return f"page {numbers[0]}"
+    if numbers == list(range(numbers[0], numbers[-1] + 1)):
+        return f"pages {numbers[0]}-{numbers[-1]}"
+    return "pages " + ", ".join(map(str, numbers[:10])) + (", ..." if len(numbers) > 10 else "")
+
+
+def _page_figures(doc: pymupdf.Document, page: pymupdf.Page, seen: set[int], min_px: int, max_pixels: int,
+                  losses: Losses) -> list[tuple[int, Image.Image]]:
     """Embedded pictures of a page worth indexing: large enough, not page furniture, each once per file.
 
-    A scanned page's own full-page image is its text, already OCR'd, so it is skipped too.
+    A scanned page's own full-page image is its text, already OCR'd, so it is skipped too. A picture over
+    the pixel budget is skipped before it is decoded (a JPEG is decoded smaller instead).
     """
     figures = []
     page_area = page.rect.width * page.rect.height
-    for xref, *_rest in page.get_images(full=True):
+    for xref, _smask, width, height, _bpc, _space, _alt, _name, encoding, *_rest in page.get_images(full=True):
         if xref in seen:
             continue
         seen.add(xref)
+        if width * height > max_pixels and encoding != "DCTDecode":  # extracting it would decode it whole
+            losses.add(f"a picture on page {page.number + 1} {picture_over_budget(width, height, max_pixels)}")
+            continue
         rects = page.get_image_rects(xref)
         if rects and max(r.width * r.height for r in rects) > 0.8 * page_area:
             continue
         try:
             raw = doc.extract_image(xref)
             image = Image.open(io.BytesIO(raw["image"]))
+            check_picture_budget(image, max_pixels)
             image.load()
+        except ExtractionError as e:
+            losses.add(f"a picture on page {page.number + 1} {e}")
+            continue
         except Exception:  # an undecodable figure must not lose the page's text
             continue
         if min(image.size) >= min_px:
-            figures.append((xref, image.convert("RGB")))
+            picture = image.convert("RGB")
+            picture.thumbnail((WORK_PX, WORK_PX))
+            figures.append((xref, picture))
     return figures
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from typing import TypeVar
 
@@ -22,8 +23,15 @@ class _Failure:
         self.error = error
 
 
-def prefetch(items: Iterator[T], depth: int = 64) -> Iterator[T]:
-    """Yield from `items`, produced in a background thread at most `depth` ahead; errors re-raise here."""
+class DeadlinePassed(TimeoutError):
+    """The producer had nothing ready by the deadline (time.monotonic()); it is told to stop."""
+
+
+def prefetch(items: Iterator[T], depth: int = 64, deadline: float | None = None) -> Iterator[T]:
+    """Yield from `items`, produced in a background thread at most `depth` ahead; errors re-raise here.
+
+    deadline: stop waiting then, however long the producer's current step still runs (a decoder in C
+    cannot be interrupted; it stops at its next item)."""
     buffer: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
@@ -46,7 +54,10 @@ def prefetch(items: Iterator[T], depth: int = 64) -> Iterator[T]:
     worker.start()
     try:
         while True:
-            item = buffer.get()
+            try:
+                item = buffer.get(timeout=None if deadline is None else max(deadline - time.monotonic(), 0))
+            except queue.Empty:
+                raise DeadlinePassed from None
             if item is _DONE:
                 return
             if isinstance(item, _Failure):

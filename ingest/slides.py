@@ -18,8 +18,8 @@ from pptx.exc import PackageNotFoundError
 
 from ingest.errors import ExtractionError
 from ingest.extraction import ExtractContext, Extraction
-from ingest.image import image_segments
-from ingest.limits import check_page_count
+from ingest.image import WORK_PX, image_segments
+from ingest.limits import Losses, TextBudget, check_page_count, check_picture_budget
 from ingest.thumbnails import pdf_page_thumbnail, thumbnail_jpeg
 from omnidex.schema import Modality, Segment
 
@@ -94,19 +94,25 @@ def _walk_shapes(shapes) -> Iterator[Any]:
 
 def extract_slides(path: Path, ctx: ExtractContext) -> Extraction:
     info, slides = read_slides(path, ctx.settings.max_pages)
-    return Extraction(info=info, segments=_slide_segments(path, slides, ctx))
+    losses = Losses()
+    return Extraction(info=info, segments=_slide_segments(path, slides, ctx, losses), losses=losses)
 
 
-def _slide_segments(path: Path, slides: list[SlideContent], ctx: ExtractContext) -> Iterator[Segment]:
-    rendered = render_slide_thumbnails(path, ctx.settings.thumbnail_px)
+def _slide_segments(path: Path, slides: list[SlideContent], ctx: ExtractContext, losses: Losses
+                    ) -> Iterator[Segment]:
+    s = ctx.settings
+    rendered = render_slide_thumbnails(path, s.thumbnail_px)
+    budget = TextBudget(s, losses, "slide", len(slides))
     for slide in slides:
-        pictures = _decode_pictures(slide.pictures, ctx.settings.min_figure_px)
+        if budget.spent(slide.number):
+            return
+        pictures = _decode_pictures(slide, s.min_figure_px, s.max_image_pixels, losses)
         thumbnail = rendered.get(slide.number)
         if thumbnail is None and pictures:
             largest = max(pictures, key=lambda im: im.width * im.height)
-            thumbnail = thumbnail_jpeg(largest, ctx.settings.thumbnail_px)
+            thumbnail = thumbnail_jpeg(largest, s.thumbnail_px)
         extra = {"slide_title": slide.title} if slide.title else {}
-        for n, chunk in enumerate(ctx.chunker.split(slide.text())):
+        for n, chunk in enumerate(ctx.chunker.split(budget.take(slide.text(), slide.number))):
             yield Segment(locator=f"s{slide.number}:c{n}", modality=Modality.TEXT, text=chunk, slide=slide.number,
                           extra=dict(extra), thumbnail=thumbnail if n == 0 else None)
         if pictures:
@@ -114,17 +120,24 @@ def _slide_segments(path: Path, slides: list[SlideContent], ctx: ExtractContext)
             yield from image_segments(pictures, ctx, locators, slide=slide.number)
 
 
-def _decode_pictures(blobs: list[bytes], min_px: int) -> list[Image.Image]:
-    """Pictures big enough to be content rather than logos and bullets; undecodable ones are skipped."""
+def _decode_pictures(slide: SlideContent, min_px: int, max_pixels: int, losses: Losses) -> list[Image.Image]:
+    """Pictures big enough to be content rather than logos and bullets; undecodable ones are skipped, and
+    those over the pixel budget too, before they are decoded (a JPEG is decoded smaller instead)."""
     images = []
-    for blob in blobs:
+    for blob in slide.pictures:
         try:
             image = Image.open(io.BytesIO(blob))
+            check_picture_budget(image, max_pixels)
             image.load()
+        except ExtractionError as e:
+            losses.add(f"a picture on slide {slide.number} {e}")
+            continue
         except Exception:  # a broken picture must not lose the slide's text
             continue
         if min(image.size) >= min_px:
-            images.append(image.convert("RGB"))
+            picture = image.convert("RGB")
+            picture.thumbnail((WORK_PX, WORK_PX))
+            images.append(picture)
     return images
 
 

@@ -74,6 +74,7 @@ class Settings(BaseSettings):
     fusion: Literal["weighted", "rrf", "dbsf"] = "weighted"
     dense_weight: float = 0.9
     bm25_weight: float = 0.1  # raised per query when BM25 singles out one file (see retrieval/fusion.py)
+    phrase_weight: float = 0.1  # word pairs: raised per query, like BM25's, when they single out one file
     clip_weight: float = 0.5
     rrf_k: int = 60
     default_limit: int = 10
@@ -111,6 +112,15 @@ class Settings(BaseSettings):
     max_file_mb: int = 2048
     max_pages: int = Field(default=20_000, gt=0, description="most PDF pages or slides in one file")
     max_duration_s: float = Field(default=4 * 3600, gt=0, description="longest audio or video, in seconds")
+    # Work budget per file, below the limits: a file over it is indexed up to the budget and listed with what
+    # was left out (`omnidex status --partial`). A dense printed page holds ~3,000-5,000 characters, so
+    # 200,000 is 40+ pages' worth on one page; 5 million characters (a 1,500-page book) embed in about
+    # 2 minutes on two cores. 50 MP is more than any camera sensor but the largest medium-format backs;
+    # JPEGs above it are decoded at a reduced size, other pictures above it are skipped.
+    max_text_chars_per_page: int = Field(default=200_000, gt=0, description="text read from one page or slide")
+    max_text_chars_per_file: int = Field(default=5_000_000, gt=0, description="text read from one file")
+    max_image_pixels: int = Field(default=50_000_000, gt=0, description="pixels decoded per picture")
+    max_seconds_per_file: float = Field(default=600, gt=0, description="processing time for one file")
 
     @property
     def store_path(self) -> Path:

@@ -12,6 +12,8 @@ from datetime import date, datetime, timezone
 from typing import Any
 from uuid import UUID
 
+from omnidex.paths import is_clean, readable
+
 
 def rfc3339(dt: datetime) -> str:
     """ISO-8601 with an explicit offset: Qdrant reads naive strings as UTC anyway,
@@ -21,9 +23,16 @@ def rfc3339(dt: datetime) -> str:
     return dt.isoformat()
 
 
+def text_value(value: str) -> str:
+    """A str either engine accepts: a file name's undecodable bytes (surrogate escapes) as U+FFFD."""
+    return value if is_clean(value) else readable(value)
+
+
 def normalize_payload_value(value: Any) -> Any:
     """JSON-safe payload value; datetimes become RFC 3339 strings so the datetime
     index (and DatetimeRange) can read them on either backend."""
+    if isinstance(value, str):
+        return text_value(value)
     if isinstance(value, datetime):
         return rfc3339(value)
     if isinstance(value, date):

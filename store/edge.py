@@ -37,7 +37,7 @@ from store.base import (
     SparseVector,
     VectorValue,
 )
-from store.convert import normalize_payload, point_id_str, rfc3339
+from store.convert import normalize_payload, point_id_str, rfc3339, text_value
 
 # Qdrant's own default RRF constant, which the server uses when none is given.
 DEFAULT_RRF_K = 2
@@ -59,7 +59,7 @@ def _match_value(value: str | int | bool) -> qe.MatchValue:
     # matches a bool payload; numpy's bool_ is not an int and extracts as bool.
     if isinstance(value, bool):
         return qe.MatchValue(np.bool_(value))
-    return qe.MatchValue(value)
+    return qe.MatchValue(text_value(value) if isinstance(value, str) else value)
 
 
 def _condition(cond: Condition) -> Any:
@@ -68,7 +68,8 @@ def _condition(cond: Condition) -> Any:
     if isinstance(cond, MatchValue):
         return qe.FieldCondition(cond.key, match=_match_value(cond.value))
     if isinstance(cond, MatchAny):
-        return qe.FieldCondition(cond.key, match=qe.MatchAny(list(cond.values)))
+        return qe.FieldCondition(cond.key, match=qe.MatchAny([text_value(v) if isinstance(v, str) else v
+                                                              for v in cond.values]))
     if isinstance(cond, Range):
         return qe.FieldCondition(
             cond.key, range=qe.RangeFloat(gte=cond.gte, gt=cond.gt, lte=cond.lte, lt=cond.lt)
@@ -138,6 +139,21 @@ class StoreLocked(RuntimeError):
     """Another process has the embedded store open."""
 
 
+class StoreDamaged(RuntimeError):
+    """The embedded store's files cannot be read (a damaged WAL or segment); the message says how to heal it."""
+
+
+def engine_failure(error: BaseException) -> bool:
+    """The engine reports unreadable files (a WAL, a vector file) as a plain Exception in these words."""
+    return type(error) is Exception and "Service runtime error" in str(error)
+
+
+def damaged_message(path: Path, error: BaseException) -> str:
+    reason = str(error).removeprefix("Service runtime error: ")
+    return (f"the index store {path} is damaged ({reason}); `omnidex ingest` (or `omnidex check --repair`) "
+            "moves it aside and indexes every catalogued file again")
+
+
 class ProcessLock:
     """An exclusive flock on `path` that also records the holder's PID and command line."""
 
@@ -172,23 +188,33 @@ class ProcessLock:
             file.close()
 
 
+def lock_path(store_path: Path) -> Path:
+    return store_path.with_name(store_path.name + ".lock")
+
+
 # --- the store ---------------------------------------------------------------------
 
 
 class EdgeStore:
     """Store backed by an EdgeShard living in `path`; `recreate` drops what is there first (a reindex)."""
 
-    def __init__(self, path: Path, schema: Schema, *, rrf_k: int | None = None, recreate: bool = False) -> None:
+    def __init__(self, path: Path, schema: Schema, *, rrf_k: int | None = None, recreate: bool = False,
+                 lock: ProcessLock | None = None) -> None:
+        """lock: one the caller already holds (and keeps after close), so it can hold the index from before
+        anything changes until after the store is closed; without one the store takes its own."""
         self.path = Path(path)
         self.schema = schema
         self.rrf_k = DEFAULT_RRF_K if rrf_k is None else rrf_k
-        self._lock = ProcessLock(self.path.with_name(self.path.name + ".lock"))
+        self._own_lock = lock is None
+        self._lock = lock or ProcessLock(lock_path(self.path))
         self._shard: qe.EdgeShard | None = None
         try:
             self._shard = self._open(recreate)
             self._ensure_payload_indexes()
-        except BaseException:
+        except BaseException as e:
             self.close()
+            if engine_failure(e):
+                raise StoreDamaged(damaged_message(self.path, e)) from None
             raise
 
     def _open(self, recreate: bool) -> qe.EdgeShard:
@@ -370,7 +396,8 @@ class EdgeStore:
         if shard is not None:
             shard.flush()
             shard.close()
-        self._lock.release()
+        if self._own_lock:
+            self._lock.release()
 
     def __enter__(self) -> EdgeStore:
         return self

@@ -28,7 +28,7 @@ from store.base import (
     SparseVector,
     VectorValue,
 )
-from store.convert import normalize_payload, point_id_str, rfc3339
+from store.convert import normalize_payload, point_id_str, rfc3339, text_value
 
 # Keeps each request far below the server's default 32 MiB body limit even
 # with 1024-d vectors and long chunk payloads.
@@ -46,13 +46,17 @@ _PAYLOAD_TYPES: dict[PayloadType, models.PayloadSchemaType] = {
 # --- conversions ----------------------------------------------------------------
 
 
+def _text(value: Any) -> Any:
+    return text_value(value) if isinstance(value, str) else value
+
+
 def _condition(cond: Condition) -> Any:
     if isinstance(cond, Filter):
         return _filter(cond)
     if isinstance(cond, MatchValue):
-        return models.FieldCondition(key=cond.key, match=models.MatchValue(value=cond.value))
+        return models.FieldCondition(key=cond.key, match=models.MatchValue(value=_text(cond.value)))
     if isinstance(cond, MatchAny):
-        return models.FieldCondition(key=cond.key, match=models.MatchAny(any=list(cond.values)))
+        return models.FieldCondition(key=cond.key, match=models.MatchAny(any=[_text(v) for v in cond.values]))
     if isinstance(cond, Range):
         return models.FieldCondition(
             key=cond.key, range=models.Range(gte=cond.gte, gt=cond.gt, lte=cond.lte, lt=cond.lt)
