@@ -34,9 +34,13 @@ HOSTILE_TEXT = "Tomatoes ripen in August. Bare links like http://evil.example/st
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An index of one PDF with a hostile name; returns the data directory."""
+    """An index of a PDF with a hostile name and a truncated one (indexed in part); returns the data directory."""
     root = tmp_path_factory.mktemp("ui-safety")
     write_pdf(root / "docs" / HOSTILE_NAME, [HOSTILE_TEXT])
+    whole = write_pdf(root / "scratch.pdf", ["Page one: the copper mine opened in 1820. " * 10,
+                                             "Page two: the salt works. " * 10,
+                                             "Page three: the tin smelter. " * 10]).read_bytes()
+    (root / "docs" / "cut.pdf").write_bytes(whole[: int(len(whole) * 0.4)])
     app = Omnidex(Settings(data_dir=root / "data"))
     app.ingest([root / "docs"])
     app.close()
@@ -226,6 +230,19 @@ def test_an_index_from_other_models_is_explained(served_on, monkeypatch: pytest.
     assert str(copy) not in everything_shown(at)
 
 
+def test_a_damaged_catalog_is_explained(served_on, monkeypatch: pytest.MonkeyPatch, index: Path,
+                                        tmp_path: Path) -> None:
+    copy = shutil.copytree(index, tmp_path / "data")
+    (copy / "catalog.sqlite").write_bytes(b"this is not a database" * 100)
+    for leftover in ("catalog.sqlite-wal", "catalog.sqlite-shm"):
+        (copy / leftover).unlink(missing_ok=True)
+    served_on("127.0.0.1")
+    monkeypatch.setenv("OMNIDEX_DATA_DIR", str(copy))
+    at = opened()
+    assert at.error[0].value.startswith("The index's catalog on the server is damaged. Run `omnidex check --repair`")
+    assert str(copy) not in everything_shown(at) and "Traceback" not in everything_shown(at)
+
+
 def test_bad_input_and_unknown_errors_are_sentences_without_paths() -> None:
     bad = explanation(ValueError(f"limit must be between 1 and 1000 (config {ROOT / 'omnidex.toml'})"))
     assert "limit must be between 1 and 1000" in bad.replace("\\", "") and str(ROOT) not in bad.replace("\\", "")
@@ -252,3 +269,16 @@ def test_a_hostile_file_name_is_shown_as_written(served_on) -> None:
     assert not at.exception
     cite = next(b for b in at.button if b.label.startswith("[1]"))
     assert cite.label == f"[1] {literal(HOSTILE_NAME + ' · page 1')}"
+
+
+def test_the_library_lists_files_indexed_only_in_part(served_on) -> None:
+    served_on("127.0.0.1")
+    at = opened()
+    at.switch_page("ui/library_page.py").run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Files indexed"] == "2" and metrics["Indexed in part"] == "1"
+    assert any(s.value == "Files indexed only in part (1)" for s in at.subheader)
+    (partial,) = [d.value for d in at.dataframe if "left out" in d.value.columns]
+    assert list(partial["file"]) == ["cut.pdf"]
+    assert partial["left out"][0] == "1 of 3 pages read: the file is truncated or damaged (pages 2-3 lost)"

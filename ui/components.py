@@ -7,11 +7,12 @@ from pathlib import Path
 
 import streamlit as st
 
+from ingest.catalog import CatalogDamaged
 from omnidex.config import Settings
 from omnidex.schema import FileType, Modality
 from omnidex.service import ModelMismatch, Omnidex
 from retrieval.search import SearchHit, SearchMode, clock
-from store.edge import StoreLocked
+from store.edge import StoreDamaged, StoreLocked
 from ui.errors import explanation
 from ui.previews import photo_facts, render_pdf_page, transcript_around
 from ui.safety import escape_markdown, file_inside, highlight, html_block, literal, servable_file, text_html
@@ -53,11 +54,11 @@ def settings_key() -> str:
 
 
 def get_app() -> Omnidex:
-    """The server's Omnidex; an index that cannot be opened (another process holds it, other models made it)
-    stops the page with what to do about it."""
+    """The server's Omnidex; an index that cannot be opened (another process holds it, other models made it,
+    it is damaged) stops the page with what to do about it."""
     try:
         return _load_app(settings_key())
-    except (ModelMismatch, StoreLocked) as e:
+    except (ModelMismatch, StoreLocked, StoreDamaged, CatalogDamaged) as e:
         st.error(explanation(e))
         st.stop()
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 import logging
 import re
 
+from ingest.catalog import CatalogDamaged
 from omnidex.service import ModelMismatch
 from retrieval.query import QuerySyntaxError
-from store.edge import StoreLocked
+from store.edge import StoreDamaged, StoreLocked
 from ui.safety import escape_markdown
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,12 @@ def explanation(error: Exception) -> str:
         return ("The index was built with other models than the configured ones, and searching it with these "
                 "would give wrong results. Run `omnidex reindex` on the server, or configure the models the index "
                 "was built with again, then reload this page.")
+    if isinstance(error, CatalogDamaged):
+        return ("The index's catalog on the server is damaged. Run `omnidex check --repair` on the server: it "
+                "rebuilds the catalog from the index. Then reload this page.")
+    if isinstance(error, StoreDamaged):
+        return ("The index's store on the server is damaged. Run `omnidex ingest` (or `omnidex check --repair`) on "
+                "the server: it sets the damaged store aside and indexes every file again. Then reload this page.")
     if isinstance(error, QuerySyntaxError):  # the person's own query, said back to them
         return escape_markdown(f"{error}. {FILTER_HELP}")
     if isinstance(error, ValueError):

@@ -16,7 +16,7 @@ from ingest.limits import over_size_limit
 from omnidex.config import Settings
 from omnidex.service import Omnidex
 from ui.components import BADGES, INGEST_LOCK, get_app, index_changed
-from ui.safety import escape_markdown, folder_bytes, inside_roots, library_roots, literal, upload_name
+from ui.safety import escape_markdown, folder_bytes, inside_roots, library_roots, literal, printable, upload_name
 
 FOLDERS_META = "library_folders"  # folders added on this page, walked again by "Re-index"
 UPLOAD_TYPES = sorted(ext.lstrip(".") for ext in EXTENSIONS)
@@ -46,8 +46,10 @@ class PageProgress(Progress):
 
 
 def outcome_row(outcome: FileOutcome) -> dict[str, object]:
-    return {"file": outcome.path.name, "status": outcome.status, "segments": outcome.segments,
-            "reason": outcome.error or "", "folder": str(outcome.path.parent)}
+    """One file's line in a run's table; a file indexed only in part says so, and what was left out."""
+    status = "indexed in part" if outcome.partial and outcome.status == INDEXED else outcome.status
+    return {"file": printable(outcome.path.name), "status": status, "segments": outcome.segments,
+            "reason": printable(outcome.error or outcome.partial or ""), "folder": printable(str(outcome.path.parent))}
 
 
 def uploads_dir(app: Omnidex) -> Path:
@@ -150,10 +152,11 @@ def show_counts(app: Omnidex) -> None:
     indexed = [r for r in records if r.status == INDEXED]
     per_type = Counter(r.file_type for r in indexed)
     per_modality = app.counts("modality")
-    columns = st.columns(6)
+    columns = st.columns(7)
     columns[0].metric("Files indexed", len(indexed))
     columns[1].metric("Failed", sum(1 for r in records if r.status == FAILED))
-    for column, (file_type, count) in zip(columns[2:], per_type.most_common(4)):
+    columns[2].metric("Indexed in part", sum(1 for r in indexed if r.partial))
+    for column, (file_type, count) in zip(columns[3:], per_type.most_common(4)):
         column.metric(f"{file_type} files", count)
     if per_modality:
         st.caption("Segments: " + " · ".join(f"{BADGES.get(m, (m,))[0]} {n}" for m, n in sorted(per_modality.items())))
@@ -165,8 +168,19 @@ def show_failures(app: Omnidex) -> None:
         return
     st.subheader(f"Files that could not be indexed ({len(failed)})")
     st.caption("Fix or replace each file, then re-index; the reason says what went wrong.")
-    st.dataframe([{"file": Path(r.path).name, "reason": r.error or "", "folder": str(Path(r.path).parent)}
-                  for r in failed], hide_index=True)
+    st.dataframe([{"file": printable(Path(r.path).name), "reason": printable(r.error or ""),
+                   "folder": printable(str(Path(r.path).parent))} for r in failed], hide_index=True)
+
+
+def show_partial(app: Omnidex) -> None:
+    partial = app.partial_files()
+    if not partial:
+        return
+    st.subheader(f"Files indexed only in part ({len(partial)})")
+    st.caption("Search finds what was indexed of each; the note says what was left out and why (a damaged file, "
+               "or a work budget such as OMNIDEX_MAX_TEXT_CHARS_PER_PAGE).")
+    st.dataframe([{"file": printable(Path(r.path).name), "left out": printable(r.partial or ""),
+                   "folder": printable(str(Path(r.path).parent))} for r in partial], hide_index=True)
 
 
 def main() -> None:
@@ -189,6 +203,7 @@ def main() -> None:
         st.caption("Last run")
         st.dataframe(st.session_state["last_run"], hide_index=True)
     show_failures(app)
+    show_partial(app)
     with counts:
         show_counts(app)
 

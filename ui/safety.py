@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import os
 import re
 import string
 from collections.abc import Iterable
@@ -23,9 +24,23 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _BACKTICKS = re.compile(r"`+")
 
 
+def readable(text: str) -> str:
+    """Text every page element accepts: a file name's bytes that are not UTF-8 (surrogate escapes) as U+FFFD,
+    as the store's payloads spell them."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        return os.fsencode(text).decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a surrogate that no byte was escaped to
+        return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
+
+
 def printable(text: str) -> str:
-    """One line of text: runs of white space become one space, other control characters U+FFFD."""
-    return _CONTROL.sub("\ufffd", " ".join(text.split()))
+    """One readable line: runs of white space become one space, other control characters U+FFFD."""
+    return _CONTROL.sub("\ufffd", " ".join(readable(text).split()))
 
 
 def escape_markdown(text: str) -> str:

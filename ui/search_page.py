@@ -25,7 +25,7 @@ from retrieval.query import QuerySyntaxError, parse_query
 from retrieval.search import SearchHit
 from ui.components import get_app, index_generation, result_card, show_preview
 from ui.errors import explanation
-from ui.safety import escape_markdown, literal
+from ui.safety import escape_markdown, literal, readable
 
 MAX_RESULTS = 100  # fetched once per search, then paged without searching again
 PICTURE_TYPES = sorted(ext.lstrip(".") for ext, kind in EXTENSIONS.items() if kind is FileType.IMAGE)
@@ -41,7 +41,7 @@ def _counts(_app: Omnidex, data_dir: str, key: str, filters: SearchFilters) -> d
 @st.cache_data(ttl=30, show_spinner=False)
 def _folders(_app: Omnidex, data_dir: str) -> dict[str, int]:
     """Folders that directly hold indexed files, with how many."""
-    return dict(sorted(Counter(str(Path(r.path).parent) for r in _app.catalog.files(INDEXED)).items()))
+    return dict(sorted(Counter(readable(str(Path(r.path).parent)) for r in _app.catalog.files(INDEXED)).items()))
 
 
 def _with_count(counts: dict[str, int]) -> Callable[[str], str]:
