@@ -30,7 +30,7 @@ from omnidex.config import Settings
 from omnidex.integrity import Integrity, catalog_rows, missing_points, scan
 from omnidex.schema import PAYLOAD_INDEXES
 from rerank.cross_encoder import CrossEncoder, load_cross_encoder
-from retrieval.calibration import CalibrationCache
+from retrieval.calibration import SegmentCalibration
 from retrieval.filters import SearchFilters
 from retrieval.fusion import Fuser, FusionMode
 from retrieval.query import parse_query
@@ -143,9 +143,8 @@ class Omnidex:
         return load_cross_encoder(s.rerank_model, s.device, s.threads) if s.rerank_model else None
 
     @cached_property
-    def calibration(self) -> CalibrationCache:
-        return CalibrationCache(self.store, self.text_encoder, lambda: self.catalog.get_meta(CALIBRATION_META),
-                                lambda value: self.catalog.set_meta(CALIBRATION_META, value))
+    def calibration(self) -> SegmentCalibration:
+        return SegmentCalibration(self.text_encoder, self.settings.model_cache_dir)
 
     # --- what callers do ------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """From a request to ranked, grouped results.
 
     candidates (BM25, dense, clip; all under the same filters)
-      -> per-modality calibration -> fusion -> cross-encoder rerank of the top
+      -> per-segment calibration -> fusion -> cross-encoder rerank of the top
       -> relevance cutoff -> grouping by asset
 
 Each stage is optional through the request's mode, so `omnidex eval` can
@@ -21,7 +21,7 @@ import numpy as np
 from encoders.base import TextEncoder
 from encoders.bm25 import Bm25Encoder, tokenize
 from rerank.cross_encoder import CrossEncoder
-from retrieval.calibration import UNCALIBRATED, Calibration
+from retrieval.calibration import SegmentCalibration
 from retrieval.filters import SearchFilters
 from retrieval.fusion import Fused, Fuser, FusionMode, Ranked
 from retrieval.snippets import snippet
@@ -41,10 +41,14 @@ RELEVANCE_SLOPE = 0.75
 
 
 class SearchMode(str, Enum):
-    BM25 = "bm25"
+    BM25 = "bm25"  # content terms alone
+    PHRASE = "phrase"  # word pairs alone
     DENSE = "dense"
     HYBRID = "hybrid"
     RERANK = "rerank"
+
+
+LEXICAL_LISTS = {SearchMode.BM25: ("bm25",), SearchMode.PHRASE: ("phrase",), SearchMode.DENSE: ()}
 
 
 def clock(seconds: float) -> str:
@@ -167,7 +171,7 @@ class Searcher:
         bm25: Bm25Encoder,
         fuser: Fuser,
         config: RetrievalConfig,
-        calibration: Callable[[], Calibration] = lambda: UNCALIBRATED,
+        calibration: SegmentCalibration | None = None,
         cross_encoder: Callable[[], CrossEncoder | None] = lambda: None,
     ) -> None:
         self.store = store
@@ -175,7 +179,7 @@ class Searcher:
         self.bm25 = bm25
         self.fuser = fuser
         self.config = config
-        self._calibration = calibration
+        self.calibration = calibration or SegmentCalibration(text_encoder)
         self._cross_encoder = cross_encoder
 
     def search(self, request: SearchRequest, vectors: QueryVectors | None = None) -> list[SearchHit]:
@@ -185,22 +189,19 @@ class Searcher:
             if not text:
                 return []
             dense = None
-            if request.mode is not SearchMode.BM25:
+            if request.mode not in (SearchMode.BM25, SearchMode.PHRASE):
                 dense = self.text_encoder.encode_query([text])[0]
             vectors = QueryVectors(text=text, dense=dense)
         flt = request.filters.to_store_filter()
         depth = max(self.config.prefetch_limit, request.limit * 3)
-        calibration = self._calibration()
-        lists, points = self._candidates(vectors, request.mode, flt, depth, calibration)
-        fused = self.fuser.fuse(lists, may_decide(lists, points, vectors.text))
-        if vectors.text and self.fuser.mode is FusionMode.WEIGHTED:
-            add_proximity(fused, points, vectors.text)
+        lists, points = self._candidates(vectors, request.mode, flt, depth)
+        fused = self.rank(vectors.text, lists, points)
         hits = [self._hit(points[f.id], f, vectors.text) for f in fused if f.id not in request.exclude_ids]
         if request.mode is SearchMode.RERANK and vectors.text:
             hits = self._rerank(vectors.text, hits)
         # Only WEIGHTED scores are relevance estimates, and only a calibrated
         # index (enough segments to know chance level) can tell weak from strong.
-        if request.cutoff and self.fuser.mode is FusionMode.WEIGHTED and calibration is not UNCALIBRATED:
+        if request.cutoff and self.fuser.mode is FusionMode.WEIGHTED:
             hits = [h for h in hits if self._relevant(h)]
         if request.diversity > 0:
             hits = diversify(hits, self._dense_vectors(hits), request.diversity)
@@ -212,28 +213,39 @@ class Searcher:
                 shown.snippet = snippet(shown.text, vectors.text)
         return hits
 
+    def rank(self, text: str, lists: dict[str, list[Ranked]], points: dict[str, ScoredPoint]) -> list[Fused]:
+        """The candidate lists fused into one order, best first."""
+        fused = self.fuser.fuse(lists, may_decide(lists, points, text))
+        if text and self.fuser.mode is FusionMode.WEIGHTED:
+            add_proximity(fused, points, text)
+        return fused
+
     def _dense_vectors(self, hits: list[SearchHit]) -> dict[str, np.ndarray]:
         points = self.store.retrieve([h.id for h in hits[:DIVERSIFY_POOL]], with_vectors=True)
         return {p.id: np.asarray(p.vectors["text"], dtype=np.float32) for p in points if p.vectors}
 
-    def _candidates(self, vectors: QueryVectors, mode: SearchMode, flt: Filter | None, depth: int,
-                    calibration: Calibration) -> tuple[dict[str, list[Ranked]], dict[str, ScoredPoint]]:
-        """Each retriever's list, dense scores calibrated per modality so fusion can weigh them."""
+    def _candidates(self, vectors: QueryVectors, mode: SearchMode, flt: Filter | None, depth: int
+                    ) -> tuple[dict[str, list[Ranked]], dict[str, ScoredPoint]]:
+        """Each retriever's list, dense scores calibrated per segment so fusion can weigh them."""
         lists: dict[str, list[Ranked]] = {}
         points: dict[str, ScoredPoint] = {}
-        if vectors.text and mode is not SearchMode.DENSE:
-            sparse = self.bm25.encode_query(vectors.text)
+        lexical = LEXICAL_LISTS.get(mode, ("bm25", "phrase")) if vectors.text else ()
+        for name in lexical:
+            sparse = (self.bm25.encode_query if name == "bm25" else self.bm25.encode_phrase_query)(vectors.text)
             found = self.store.search("bm25", sparse, depth, flt) if sparse.indices else []
-            lists["bm25"] = [Ranked(p.id, p.score, p.payload.get("asset_id")) for p in found]
+            lists[name] = [Ranked(p.id, p.score, p.payload.get("asset_id")) for p in found]
             points.update((p.id, p) for p in found)
-        if vectors.dense is not None and mode is not SearchMode.BM25:
-            found = self.store.search("text", vectors.dense.tolist(), depth, flt)
-            # Cosines become z-scores against each modality's chance level, so a
-            # photo's ConSE vector and a page chunk compete on the same scale.
-            lists["dense"] = _sorted([Ranked(p.id, calibration.z(p.score, p.payload.get("modality", "")),
-                                             p.payload.get("asset_id")) for p in found])
-            points.update((p.id, p) for p in found)
-        if vectors.clip is not None and mode is not SearchMode.BM25:
+        if vectors.dense is not None and mode not in (SearchMode.BM25, SearchMode.PHRASE):
+            found = self.store.search("text", vectors.dense.tolist(), depth, flt, with_vectors=True)
+            if found:
+                # Cosines become standard deviations above chance (retrieval/calibration.py), so a photo's
+                # ConSE vector and a page chunk compete on one scale and a picture near everything wins nothing.
+                z = self.calibration.z(np.array([p.score for p in found]),
+                                       np.array([p.vectors["text"] for p in found], dtype=np.float32),
+                                       [p.payload.get("modality", "") for p in found])
+                lists["dense"] = _sorted([Ranked(p.id, float(s), p.payload.get("asset_id")) for p, s in zip(found, z)])
+                points.update((p.id, p) for p in found)
+        if vectors.clip is not None and mode not in (SearchMode.BM25, SearchMode.PHRASE):
             found = self.store.search("clip", vectors.clip.tolist(), depth, flt)
             lists["clip"] = [Ranked(p.id, p.score, p.payload.get("asset_id")) for p in found]
             points.update((p.id, p) for p in found)
@@ -294,8 +306,11 @@ def blend_log_odds(first_stage: float, rerank_logit: float, weight: float) -> fl
 
 
 def sigmoid(x: float) -> float:
-    """A logit as a probability."""
-    return 1.0 / (1.0 + math.exp(-x))
+    """A logit as a probability, for any finite or infinite logit (exp never overflows)."""
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
 
 
 def diversify(hits: list[SearchHit], vectors: dict[str, np.ndarray], diversity: float) -> list[SearchHit]:

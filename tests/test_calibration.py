@@ -1,97 +1,89 @@
-"""Per-modality calibration: text chunks and ConSE image vectors become comparable."""
+"""Chance levels: pictures and text on one scale, hubs corrected, any collection size calibrated."""
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from encoders.conse import Conse
+from encoders.image_tagger import imagenet_labels
 from encoders.text import load_text_encoder
-from retrieval.calibration import CalibrationCache, fit_calibration
+from retrieval.calibration import SegmentCalibration
 from sample_corpus import real_text_paragraphs
-from store.base import PayloadType, PointRecord, Schema
-from store.edge import EdgeStore
 
-LABELS = ["golden retriever", "tabby cat", "espresso", "sports car", "sailboat", "pizza", "violin",
-          "mountain bike", "lighthouse", "umbrella", "teapot", "parrot", "tractor", "castle", "backpack"]
+UNRELATED_QUERIES = ["a violin on a chair", "a sports car on a racetrack", "a lighthouse at dusk", "a bowl of soup",
+                     "a tabby cat", "a sailboat", "a castle on a hill", "a pizza", "a tractor", "an umbrella"]
 
 
 @pytest.fixture(scope="module")
-def mixed_store(tmp_path_factory: pytest.TempPathFactory):
-    encoder = load_text_encoder("bge-small-en")
-    paragraphs = real_text_paragraphs()[:60]
-    conse = Conse(encoder, LABELS, "a photo of a {label}", top_k=3)
+def encoder():
+    return load_text_encoder("bge-small-en")
+
+
+@pytest.fixture(scope="module")
+def calibration(encoder, tmp_path_factory: pytest.TempPathFactory) -> SegmentCalibration:
+    return SegmentCalibration(encoder, tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="module")
+def pictures(encoder) -> tuple[np.ndarray, list[str]]:
+    """ConSE vectors of 40 confident single-label pictures and one diffuse mixture over a hundred labels (a hub)."""
+    labels = list(imagenet_labels())
+    conse = Conse(encoder, labels, "a photo of a {label}", top_k=100)
     rng = np.random.default_rng(0)
-    probs = rng.dirichlet(np.full(len(LABELS), 0.3), size=45)
-    store = EdgeStore(tmp_path_factory.mktemp("cal") / "shard",
-                      Schema(dense={"text": encoder.dim}, payload_indexes={"modality": PayloadType.KEYWORD}))
-    text_vecs = encoder.encode_document(paragraphs)
-    image_vecs = conse.embed(probs)
-    points = [PointRecord(str(uuid.uuid4()), {"text": v.tolist()}, {"modality": "text", "i": i})
-              for i, v in enumerate(text_vecs)]
-    points += [PointRecord(str(uuid.uuid4()), {"text": v.tolist()},
-                           {"modality": "image", "label": LABELS[int(np.argmax(p))]})
-               for v, p in zip(image_vecs, probs)]
-    store.upsert(points)
-    yield store, encoder, paragraphs
-    store.close()
+    chosen = rng.choice(len(labels), 40, replace=False)
+    probs = np.full((41, len(labels)), 1e-6)
+    for row, label in enumerate(chosen):
+        probs[row, label] = 0.9
+        probs[row, rng.choice(len(labels), 4)] += 0.025
+    probs[40, rng.choice(len(labels), 100, replace=False)] = 0.01  # no label stands out
+    return conse.embed(probs), [labels[i] for i in chosen] + ["(diffuse)"]
 
 
-def test_each_modality_gets_its_own_null_distribution(mixed_store) -> None:
-    store, encoder, _ = mixed_store
-    cal = fit_calibration(store, encoder, ["text", "image"])
-    assert set(cal.stats) == {"text", "image"}
-    assert cal.stats["text"].n == 60 and cal.stats["image"].n == 45
-    # the modality gap this exists for: chance-level similarity differs by modality
-    assert abs(cal.stats["text"].mean - cal.stats["image"].mean) > 2 * min(cal.stats["text"].std,
-                                                                            cal.stats["image"].std) / 10
+def test_a_hub_no_longer_wins_unrelated_queries(encoder, calibration, pictures) -> None:
+    vectors, names = pictures
+    queries = encoder.encode_query(UNRELATED_QUERIES)
+    raw_wins = corrected_wins = 0
+    for query in queries:
+        cosines = vectors @ query
+        z = calibration.z(cosines, vectors, ["image"] * len(names))
+        raw_wins += int(np.argmax(cosines) == 40)
+        corrected_wins += int(np.argmax(z) == 40)
+    assert raw_wins >= 3, raw_wins  # the diffuse mixture is near everything by raw cosine...
+    assert corrected_wins == 0  # ...and first for none once its own chance level is taken off
 
 
-def test_matches_are_relevant_and_chance_is_not_in_both_modalities(mixed_store) -> None:
-    store, encoder, paragraphs = mixed_store
-    cal = fit_calibration(store, encoder, ["text", "image"])
-    query = encoder.encode_query(["a photo of a golden retriever"])[0]
-    for hit in store.search("text", query.tolist(), 105):
-        z = cal.z(hit.score, hit.payload["modality"])  # standard deviations above chance
-        if hit.payload["modality"] == "image" and hit.payload["label"] == "golden retriever":
-            assert z > 3.0, z
-        if hit.payload["modality"] == "text":
-            assert z < 3.0, z
-
-    words = paragraphs[7].split()
-    query = encoder.encode_query([" ".join(words[:25])])[0]
-    hits = store.search("text", query.tolist(), 105)
-    best = max(hits, key=lambda h: cal.z(h.score, h.payload["modality"]))
-    assert best.payload.get("i") == 7
-    assert all(cal.z(h.score, "image") < 3.0 for h in hits if h.payload["modality"] == "image")
+def test_a_picture_is_still_found_by_its_label(encoder, calibration, pictures) -> None:
+    vectors, names = pictures
+    for row in (0, 7, 19):
+        query = encoder.encode_query([f"a {names[row]}"])[0]
+        z = calibration.z(vectors @ query, vectors, ["image"] * len(names))
+        assert int(np.argmax(z)) == row, names[row]
 
 
-def test_cache_refits_only_when_the_collection_moves(mixed_store, tmp_path: Path) -> None:
-    store, encoder, _ = mixed_store
-    saved: list[str] = []
-    cache = CalibrationCache(store, encoder, lambda: saved[-1] if saved else None, saved.append)
-    first = cache()
-    assert cache() is first and len(saved) == 1
-    reloaded = CalibrationCache(store, encoder, lambda: saved[-1], saved.append)()
-    assert reloaded.stats == first.stats and len(saved) == 1  # read back, not refitted
+def test_text_keeps_its_cosine_order(encoder, calibration) -> None:
+    chunks = encoder.encode_document(real_text_paragraphs()[:30])
+    query = encoder.encode_query(["the history of the railway"])[0]
+    cosines = chunks @ query
+    z = calibration.z(cosines, chunks, ["text"] * len(chunks))
+    assert list(np.argsort(-z)) == list(np.argsort(-cosines))
 
 
-def test_a_large_fit_is_trusted_between_rechecks(mixed_store, tmp_path: Path, monkeypatch) -> None:
-    from retrieval import calibration
+def test_one_segment_is_calibrated_without_a_collection(encoder, calibration) -> None:
+    """A library of a handful of files: a query that matches stands well above chance, one that does not, not."""
+    page = "Toast the saffron and nine cardamom pods, then stir them into the warm rice with a little butter."
+    vector = encoder.encode_document([page])
+    match = calibration.z(vector @ encoder.encode_query(["saffron and nine cardamom pods"])[0], vector, ["text"])
+    other = calibration.z(vector @ encoder.encode_query(["quarterly churn numbers"])[0], vector, ["text"])
+    assert match[0] > 3.0 > other[0], (match, other)
 
-    store, encoder, _ = mixed_store
-    monkeypatch.setattr(calibration, "LARGE_COLLECTION", 50)  # the fixture's 105 segments count as large
-    own = EdgeStore(tmp_path / "shard", Schema(dense={"text": encoder.dim},
-                                                 payload_indexes={"modality": PayloadType.KEYWORD}))
-    own.upsert(store.retrieve([p.id for p in store.scroll(None, limit=200)[0]], with_vectors=True))
-    trusting = CalibrationCache(own, encoder, lambda: None, lambda _: None, recheck_s=3600)
-    checking = CalibrationCache(own, encoder, lambda: None, lambda _: None, recheck_s=0)
-    first_trusting, first_checking = trusting(), checking()
-    vectors = encoder.encode_document([f"note number {i} about the garden shed" for i in range(60)])
-    own.upsert([PointRecord(str(uuid.uuid4()), {"text": v.tolist()}, {"modality": "text"}) for v in vectors])
-    assert trusting() is first_trusting  # no count, no refit, within the recheck interval
-    assert checking() is not first_checking  # the collection grew by more than a quarter: refitted
-    own.close()
+
+def test_reference_vectors_are_embedded_once_and_healed_when_damaged(encoder, tmp_path: Path) -> None:
+    first = SegmentCalibration(encoder, tmp_path).reference()
+    [cached] = tmp_path.glob("reference-queries-*.npy")
+    assert np.array_equal(SegmentCalibration(encoder, tmp_path).reference(), first)
+    cached.write_bytes(b"not a numpy file")
+    assert np.allclose(SegmentCalibration(encoder, tmp_path).reference(), first, atol=1e-3)
+    assert np.array_equal(np.load(cached), SegmentCalibration(encoder, tmp_path).reference())
