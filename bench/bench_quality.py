@@ -28,6 +28,7 @@ sys.path.insert(0, str(BENCH_DIR.parent))
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from ingest.indexer import Progress  # noqa: E402
 from retrieval.evaluation import evaluate, is_media_set  # noqa: E402
 
 SET_ROOTS = (BENCH_DIR / "out" / "devsets", BENCH_DIR / "out" / "beir")
@@ -35,6 +36,13 @@ RUNS = ("bm25", "dense", "default", "default+cutoff")
 PARTS = ("bm25", "dense")
 FUSION_SLACK = 0.005
 CUTOFF_BUDGET = 0.02
+
+
+class _Notices(Progress):
+    """Only what must be heard (failed files, a rebuilt index), on stderr: a table run needs no bars."""
+
+    def notice(self, message: str) -> None:
+        print(f"  {message}", file=sys.stderr, flush=True)
 
 
 def find_sets(names: list[str] | None) -> list[Path]:
@@ -84,13 +92,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", nargs="+", help="set names or folders (default: every built set)")
     parser.add_argument("--index-dir", type=Path, help="cache of built indexes, reused while still valid")
+    parser.add_argument("--stale-index-ok", action="store_true",
+                        help="reuse cached indexes even if the ingestion code changed since they were built")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     args = parser.parse_args(argv)
     report: dict[str, dict] = {}
     for folder in find_sets(args.sets):
         media = is_media_set(folder)
         started = time.perf_counter()
-        results = evaluate(folder, list(RUNS), index_dir=args.index_dir)
+        results = evaluate(folder, list(RUNS), index_dir=args.index_dir, progress=_Notices(),
+                           stale_ok=args.stale_index_ok)
         seconds = time.perf_counter() - started
         report[folder.name] = {"kind": "media" if media else "text", "results": results,
                                "checks": checks(results, media), "seconds": round(seconds, 1)}

@@ -278,6 +278,9 @@ def build_debian_faq(dest: Path, cache: Path) -> Path:
 
 _SPHINX_BODY = re.compile(r'<div class="body" role="main">(.*?)<div class="sphinxsidebar"', re.DOTALL)
 _SPHINX_NOISE = re.compile(r'<nav class="contents".*?</nav>|<a class="headerlink"[^>]*>.*?</a>', re.DOTALL)
+# A link to another answer quotes that answer's question ("See also Why must 'self' be used ...?").
+_SPHINX_SECTION_REF = re.compile(r'<a class="reference internal"[^>]*><span class="std std-ref">.*?</span></a>',
+                                 re.DOTALL)
 
 
 class _SphinxSections(_DocBookSections):
@@ -309,7 +312,7 @@ def sphinx_faq_sections(faq_dir: Path) -> list[Section]:
         if not body:
             raise ValueError(f"no Sphinx body in {page}")
         parser = _SphinxSections(number)
-        parser.feed(_SPHINX_NOISE.sub("", body.group(1)))
+        parser.feed(_SPHINX_SECTION_REF.sub("another answer", _SPHINX_NOISE.sub("", body.group(1))))
         parser.close()
         sections.extend(parser.sections)
     return sections

@@ -94,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--index-dir", type=Path,
                           help="keep the set's index here and reuse it while models, ingestion code and files are "
                                "unchanged (media ingestion is slow; retrieval changes need no re-ingestion)")
+    evaluate.add_argument("--stale-index-ok", action="store_true",
+                          help="reuse the cached index even if the ingestion code changed since it was built")
     evaluate.add_argument("--details", type=Path, help="write each run's top 10 per query here (JSON)")
     evaluate.add_argument("--json", action="store_true")
 
@@ -299,6 +301,8 @@ def _status(app, args: argparse.Namespace) -> int:
     print(f"files:    {files.get('indexed', 0)} indexed ({status['partial']} only in part), "
           f"{files.get('failed', 0)} failed, {files.get('indexing', 0)} interrupted")
     print(f"segments: {status['points']}")
+    if status["store_problem"]:
+        print(f"problem:  {escape_controls(status['store_problem'])}")
     for key in ("by_file_type", "by_modality"):
         if status[key]:
             print(f"  {key.removeprefix('by_')}: " + ", ".join(f"{k} {v}" for k, v in status[key].items()))
@@ -347,7 +351,8 @@ def _eval(args: argparse.Namespace) -> int:
           file=sys.stderr)
     progress = TqdmProgress(disabled=args.json)
     details: dict[str, dict[str, list[str]]] = {}
-    results = evaluate(args.dataset, runs, index_dir=args.index_dir, progress=progress, details=details)
+    results = evaluate(args.dataset, runs, index_dir=args.index_dir, progress=progress, details=details,
+                       stale_ok=args.stale_index_ok)
     progress.close()
     columns = [("R@1", "recall@1"), ("R@5", "recall@5"), ("R@10", "recall@10"), ("R@100", "recall@100"),
                ("MRR@10", "mrr@10"), ("nDCG@10", "ndcg@10"), ("empty", "empty")]

@@ -171,14 +171,16 @@ def score(dataset: BeirDataset, ranked: dict[str, list[str]]) -> dict[str, float
 
 def evaluate(dataset_dir: Path, modes: Iterable[SearchMode | Run | str], settings: Settings | None = None,
              index_dir: Path | None = None, progress: Progress | None = None,
-             details: dict[str, dict[str, list[str]]] | None = None) -> dict[str, dict[str, float]]:
-    """{run name: {metric: value}} for each run on an index of the set (cached under `index_dir` if given).
+             details: dict[str, dict[str, list[str]]] | None = None, stale_ok: bool = False
+             ) -> dict[str, dict[str, float]]:
+    """{run name: {metric: value}} for each run on an index of the set (cached under `index_dir` if given,
+    see `indexed` for `stale_ok`).
 
     `details`, if given, is filled with {run name: {query id: ranked corpus ids}} for looking at failures.
     """
     dataset = load_beir(dataset_dir)
     results = {}
-    with indexed(dataset_dir, dataset, settings, index_dir, progress) as app:
+    with indexed(dataset_dir, dataset, settings, index_dir, progress, stale_ok) as app:
         for run in resolve_runs(modes):
             ranked = rankings(app, dataset, run)
             if details is not None:
@@ -192,16 +194,27 @@ def evaluate(dataset_dir: Path, modes: Iterable[SearchMode | Run | str], setting
 
 @contextmanager
 def indexed(dataset_dir: Path, dataset: BeirDataset, settings: Settings | None = None,
-            index_dir: Path | None = None, progress: Progress | None = None) -> Iterator[Omnidex]:
+            index_dir: Path | None = None, progress: Progress | None = None,
+            stale_ok: bool = False) -> Iterator[Omnidex]:
     """An Omnidex over an index of the set: a scratch one, or the cached one under `index_dir` when it was
-    built by the same models, ingestion code and files (else it is rebuilt there)."""
+    built by the same models from the same files and ingestion code (else it is rebuilt there).
+
+    `stale_ok` keeps a cached index made by other ingestion code: for tuning retrieval while someone
+    else edits ingestion in the same tree.
+    """
     if index_dir is None:
         with scratch_index(dataset, settings, progress) as app:
             yield app
         return
     base = settings or Settings()
     folder = index_dir / f"{dataset_dir.resolve().name}-{index_key(dataset, base)}"
-    reuse = (folder / _COMPLETE).is_file()
+    code = ingestion_fingerprint()
+    stamp = folder / _COMPLETE
+    built_by = json.loads(stamp.read_text()).get("ingestion code") if stamp.is_file() else None
+    reuse = built_by is not None and (built_by == code or stale_ok)
+    if built_by is not None and built_by != code and progress is not None:
+        progress.notice(f"{folder} was built by other ingestion code: "
+                        + ("kept (stale_ok)" if stale_ok else "rebuilding"))
     if not reuse:
         shutil.rmtree(folder, ignore_errors=True)
     with _opened(folder, dataset, base, progress, reuse) as app:
@@ -221,7 +234,8 @@ def _opened(data_dir: Path, dataset: BeirDataset, settings: Settings | None, pro
             app.catalog.set_meta(CALIBRATION_META, None)
         else:
             _index(app, dataset, progress)
-            (data_dir / _COMPLETE).write_text(json.dumps({"segments": app.status()["points"]}))
+            (data_dir / _COMPLETE).write_text(json.dumps({"segments": app.status()["points"],
+                                                          "ingestion code": ingestion_fingerprint()}))
         yield app
     finally:
         app.close()
@@ -239,22 +253,28 @@ def _index(app: Omnidex, dataset: BeirDataset, progress: Progress | None) -> Non
 
 
 def index_key(dataset: BeirDataset, settings: Settings) -> str:
-    """What an index depends on: model versions, the code that ingests, and the set's documents or files."""
+    """What an index is of: the model versions and the set's documents or files."""
     from encoders.versions import model_versions
 
     digest = hashlib.blake2b(digest_size=6)
     digest.update(json.dumps(model_versions(settings), sort_keys=True).encode())
-    root = Path(__file__).resolve().parent.parent
-    for entry in INGESTION_CODE:
-        path = root / entry
-        for source in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
-            digest.update(source.relative_to(root).as_posix().encode() + source.read_bytes())
     if dataset.files is None:
         for doc_id, text in sorted(dataset.corpus.items()):
             digest.update(f"{doc_id}\0{text}\0".encode())
     else:
         for name in sorted(dataset.corpus):
             digest.update(f"{name}:{(dataset.files / name).stat().st_size}\0".encode())
+    return digest.hexdigest()
+
+
+def ingestion_fingerprint() -> str:
+    """A hash of the code that decides what an index holds (INGESTION_CODE)."""
+    digest = hashlib.blake2b(digest_size=6)
+    root = Path(__file__).resolve().parent.parent
+    for entry in INGESTION_CODE:
+        path = root / entry
+        for source in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            digest.update(source.relative_to(root).as_posix().encode() + source.read_bytes())
     return digest.hexdigest()
 
 
