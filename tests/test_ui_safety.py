@@ -29,6 +29,7 @@ APP = str(ROOT / "app.py")
 PASSWORD = "correct horse battery staple"
 # Markdown, a link, HTML and a bare domain; no "/" (a file name cannot hold one)
 HOSTILE_NAME = "**bold** [x](javascript:alert(1)) <img src=x onerror=alert(1)> www.evil.example.pdf"
+LATIN1_TEXT = "The café serves buckwheat pancakes on Sundays."
 HOSTILE_TEXT = "Tomatoes ripen in August. Bare links like http://evil.example/steal and www.evil.example stay text."
 
 
@@ -41,6 +42,8 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
                                              "Page two: the salt works. " * 10,
                                              "Page three: the tin smelter. " * 10]).read_bytes()
     (root / "docs" / "cut.pdf").write_bytes(whole[: int(len(whole) * 0.4)])
+    latin1 = write_pdf(root / "latin1.pdf", [LATIN1_TEXT])  # PyMuPDF cannot write to a name that is not UTF-8
+    latin1.rename(os.fsdecode(os.fsencode(root / "docs") + b"/caf\xe9 menu.pdf"))
     app = Omnidex(Settings(data_dir=root / "data"))
     app.ingest([root / "docs"])
     app.close()
@@ -277,8 +280,21 @@ def test_the_library_lists_files_indexed_only_in_part(served_on) -> None:
     at.switch_page("ui/library_page.py").run()
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Files indexed"] == "2" and metrics["Indexed in part"] == "1"
+    assert metrics["Files indexed"] == "3" and metrics["Indexed in part"] == "1"
     assert any(s.value == "Files indexed only in part (1)" for s in at.subheader)
     (partial,) = [d.value for d in at.dataframe if "left out" in d.value.columns]
     assert list(partial["file"]) == ["cut.pdf"]
     assert partial["left out"][0] == "1 of 3 pages read: the file is truncated or damaged (pages 2-3 lost)"
+
+
+def test_a_file_name_that_is_not_utf8_is_shown_and_previewed(served_on) -> None:
+    served_on("127.0.0.1")
+    at = opened()
+    at.text_input(key="query").input("buckwheat pancakes").run()
+    assert not at.exception
+    titles = [m.value for m in at.markdown if "-badge[" in m.value]
+    assert titles[0].startswith("**`caf\ufffd menu.pdf`** · page 1")
+    assert not at.warning  # the preview found the file by its bytes
+    assert any("buckwheat" in t.value for t in at.text) and at.get("image")
+    at.switch_page("ui/library_page.py").run()
+    assert not at.exception

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
 import streamlit as st
 
 from ingest.catalog import CatalogDamaged
+from ingest.indexer import shown_path_bytes
 from omnidex.config import Settings
 from omnidex.schema import FileType, Modality
 from omnidex.service import ModelMismatch, Omnidex
@@ -132,7 +134,7 @@ def _remember(key: str, value: str) -> None:
 def show_preview(app: Omnidex, hit: SearchHit, query: str = "") -> None:
     """The page with the hit marked, the slide, the photo with its tags and facts, or a player at the moment."""
     st.markdown(title_markdown(hit))
-    path = servable_file(app.catalog, hit.path)
+    path = servable_file(app.catalog, os.fsdecode(shown_path_bytes(hit.payload)))  # a name that is not UTF-8 too
     if path is None:
         st.warning("This file is not in the index any more, or has moved. Re-index it from the Library page.")
     elif hit.page is not None and hit.file_type == FileType.PDF.value:

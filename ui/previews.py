@@ -10,6 +10,7 @@ from typing import Any
 
 import pymupdf
 
+from omnidex.paths import is_clean
 from retrieval.search import SearchHit
 
 # MuPDF is not thread-safe and Streamlit runs each session's script in its own thread.
@@ -21,13 +22,18 @@ TRANSCRIPT_AFTER_S = 40.0
 
 def render_pdf_page(path: Path, page: int, highlight: str | None = None, zoom: float = 1.5) -> bytes:
     """PNG of one PDF page (1-based), with the hit's text marked where it can be found on the page."""
-    with _MUPDF, pymupdf.open(path) as doc:
+    with _MUPDF, _open_pdf(path) as doc:
         pdf_page = doc.load_page(page - 1)
         if highlight:
             for quad in _find_quads(pdf_page, highlight):
                 annot = pdf_page.add_highlight_annot(quad)
                 annot.update()
         return pdf_page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), annots=True).tobytes("png")
+
+
+def _open_pdf(path: Path) -> pymupdf.Document:
+    """MuPDF takes a file name only as UTF-8: a name that is not is read into memory instead."""
+    return pymupdf.open(path) if is_clean(str(path)) else pymupdf.open(stream=path.read_bytes(), filetype="pdf")
 
 
 def _find_quads(page: pymupdf.Page, text: str) -> list:
