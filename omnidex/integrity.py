@@ -10,6 +10,7 @@ missing, and `omnidex check` says so before anything is done.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -62,16 +63,18 @@ class Integrity:
                             for a, (e, f) in self.missing.items()]}
 
 
-def scan(store: Store) -> StoreScan:
-    """Every point once, with vectors: points per asset, or why they cannot be read."""
+def scan(store: Store, pages: int | None = None) -> StoreScan:
+    """Every point once (or the first `pages` pages), with vectors: points per asset, or why they cannot
+    be read."""
     result = StoreScan()
     offset = None
     try:
-        while True:
+        for _ in itertools.count() if pages is None else range(pages):
             page, offset = store.scroll(limit=SCAN_PAGE, offset=offset, with_vectors=True)
             result.points.update(str(p.payload.get("asset_id")) for p in page)
             if offset is None:
-                return result
+                break
+        return result
     except Exception as e:  # noqa: BLE001 - the engine reports damaged files as plain Exceptions
         result.unreadable = str(e).removeprefix("Service runtime error: ")
         return result

@@ -346,7 +346,19 @@ class Omnidex:
             "points": store.count(),
             "by_file_type": store.facet("file_type"),
             "by_modality": store.facet("modality"),
+            "store_problem": self._quick_check(store),
         }
+
+    def _quick_check(self, store: Store) -> str | None:
+        """What `status` can tell cheaply: the first vectors unreadable, or fewer points than the catalog
+        lists (the full scan is `check`)."""
+        if (found := scan(store, pages=1)).unreadable:
+            return damaged_message(self.settings.store_path, Exception(found.unreadable))
+        expected, stored = sum(self.catalog.segments_by_asset().values()), store.count()
+        if stored < expected:
+            return (f"the index holds {stored} of the {expected} segments the catalog lists: `omnidex ingest` "
+                    "indexes the files they came from again (`omnidex check` lists them)")
+        return None
 
     def close(self) -> None:
         self._drop_store()
