@@ -12,15 +12,18 @@ import numpy as np
 import pytest
 
 from encoders.hub import ModelHub
-from encoders.speech import Transcript, Word, materialise_whisper_base
-from ingest.audio import extract_audio, sound_segments, transcript_segments, word_spans
+from encoders.speech import Transcript, Word, materialise_whisper_base, plausible_segment
+from ingest.audio import (SILENCE_DBFS, SPEECH_ROOTS, WHISPER_WINDOW_S, cut_out, extract_audio, sound_segments,
+                          speech_stretches, transcript_segments, word_spans)
 from ingest.chunking import TextChunker
 from ingest.errors import ExtractionError
 from ingest.extraction import ExtractContext
+from encoders.sound_events import classes_under
 from ingest.media import decode_audio, media_duration, probe_audio
 from omnidex.config import Settings
 from omnidex.schema import Modality
-from tests.media_fixtures import beeps, convert, silence, silent_video, speak_passage
+from tests.conftest import make_settings
+from tests.media_fixtures import _run, beeps, convert, silence, silent_video, speak, speak_passage
 
 SENTENCES = [
     "Welcome to the weekly engineering meeting of the platform team.",
@@ -223,6 +226,108 @@ def test_a_silent_file_fails_with_a_reason(media: dict, ctx: ExtractContext) -> 
     extraction = extract_audio(media["silence"], ctx)
     with pytest.raises(ExtractionError, match="silent"):
         list(extraction.segments)
+
+
+# --- Speech only where there is speech ------------------------------------------------------
+
+def _speech_classes(ctx: ExtractContext) -> list[int]:
+    labels = ctx.models.sound_tagger.labels
+    return sorted({i for root in SPEECH_ROOTS for i in classes_under(labels, root)})
+
+
+def test_whisper_hears_only_the_stretches_where_someone_speaks(media: dict, ctx: ExtractContext) -> None:
+    tagger = ctx.models.sound_tagger
+    quiet, alarm = decode_audio(media["silence"]), decode_audio(media["beeps"])
+    spoken = speak("the harbour crane will be inspected on friday", media["root"] / "crane.wav")
+    crane = decode_audio(spoken)
+    track = np.concatenate([alarm, quiet, crane, quiet])
+    heard = tagger.listen([track], quiet_dbfs=SILENCE_DBFS)
+    (stretch,) = speech_stretches(heard, _speech_classes(ctx))
+    crane_at = (len(alarm) + len(quiet)) / 16000
+    assert crane_at - 1.5 <= stretch[0] <= crane_at + 0.5 and stretch[1] >= crane_at + len(crane) / 16000 - 0.5
+    assert speech_stretches(tagger.listen([alarm], quiet_dbfs=SILENCE_DBFS), _speech_classes(ctx)) == []
+    # the stretch is cut out of audio arriving in small pieces exactly as out of the whole
+    ((start, samples),) = cut_out(np.array_split(track, 997), [stretch])
+    assert start == pytest.approx(stretch[0], abs=1e-3)
+    assert np.array_equal(samples, track[round(stretch[0] * 16000) : round(stretch[1] * 16000)])
+
+
+def test_long_speech_is_given_to_whisper_in_bounded_windows(ctx: ExtractContext) -> None:
+    tagger = ctx.models.sound_tagger
+    speech_class = tagger.labels.index("Speech")
+    patches = int(2 * WHISPER_WINDOW_S / 0.48) + 10
+    starts = np.arange(patches) * 0.48
+    probs = np.zeros((patches, len(tagger.labels)), dtype=np.float32)
+    probs[:, speech_class] = 0.9
+    from encoders.sound_events import Heard
+
+    heard = Heard(np.stack([starts, starts + 0.96], axis=1), probs, np.zeros(patches), int(starts[-1] * 16000))
+    pieces = speech_stretches(heard, [speech_class])
+    assert len(pieces) == 3 and all(t1 - t0 <= WHISPER_WINDOW_S for t0, t1 in pieces)
+    assert pieces[0][0] == 0.0 and all(a[1] == b[0] for a, b in zip(pieces, pieces[1:]))
+
+
+def test_segments_whisper_doubts_are_dropped() -> None:
+    # (avg_logprob, compression_ratio, no_speech_prob) measured here with faster-whisper base
+    assert plausible_segment(-0.50, 0.85, 0.05)  # espeak: "The harbour crane will be inspected on Friday."
+    assert plausible_segment(-0.84, 0.60, 0.04)  # a spoken "Rear Center." from sound-theme-freedesktop
+    assert not plausible_segment(-1.79, 2.15, 0.58)  # a beep train heard as "...and now the game is over!"
+    assert not plausible_segment(-0.30, 3.10, 0.01)  # a loop: "the the the the ..."
+    assert not plausible_segment(-0.80, 1.00, 0.85)  # Whisper itself thinks nobody speaks
+
+
+def test_a_speechless_clip_gets_no_transcript_and_is_found_by_its_sound(media: dict, tmp_path: Path) -> None:
+    """The sound effect gets only a sound segment, and "an alarm beeping" finds it, not the memo."""
+    from omnidex.service import Omnidex
+
+    folder = tmp_path / "library"
+    folder.mkdir()
+    chirps = folder / "chirps.wav"
+    _run("sox", "-n", "-r", "16000", "-c", "1", "-b", "16", str(chirps), "synth", "0.15", "sine", "2000-3500",
+         "vol", "0.6", "pad", "0", "0.25", "repeat", "9")
+    (folder / "alarm.wav").write_bytes(media["beeps"].read_bytes())
+    speak("the harbour crane will be inspected on friday", folder / "memo.wav")
+    app = Omnidex(make_settings(tmp_path / "data"))
+    try:
+        app.ingest([folder])
+        by_file = {}
+        for hit in app.search("harbour crane inspected", cutoff=False, group=False, limit=20):
+            by_file.setdefault(Path(hit.path).name, set()).add(hit.modality)
+        assert "transcript" in by_file["memo.wav"]
+        for name in ("alarm.wav", "chirps.wav"):
+            assert "transcript" not in by_file.get(name, set()), name
+        hits = app.search("an alarm beeping", cutoff=False)
+        assert Path(hits[0].path).name in {"alarm.wav", "chirps.wav"} and hits[0].modality == "sound"
+    finally:
+        app.close()
+
+
+def test_a_long_quiet_recording_is_streamed_in_bounded_memory(tmp_path: Path, ctx: ExtractContext) -> None:
+    """30 minutes of near-silence with one beep: no transcript, quick, and never the whole file in memory
+    (as 16 kHz float32 it alone would take 115 MB)."""
+    import time
+    import tracemalloc
+
+    hiss = tmp_path / "hiss.wav"  # about -66 dBFS: a quiet room through a cheap microphone
+    _run("sox", "-n", "-r", "16000", "-c", "1", "-b", "16", str(hiss), "synth", "900", "whitenoise", "vol", "0.0005")
+    long = tmp_path / "long.wav"
+    _run("sox", str(hiss), str(beeps(tmp_path / "beep.wav", seconds=3)), str(hiss), str(long))
+    ctx.models.sound_conse, ctx.models.sound_tagger.listen([np.zeros(16000, np.float32)])  # models loaded first
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        extraction = extract_audio(long, ctx)
+        segments = list(extraction.segments)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    elapsed = time.perf_counter() - started
+    assert extraction.info["duration"] == pytest.approx(1803, abs=1)
+    assert not _transcript(segments) and "language" not in extraction.info
+    (beep,) = _sounds(segments)
+    assert 899 <= beep.t0 <= 901 and beep.extra["tags"][0] == "Beep, bleep"
+    assert peak < 60e6, f"peak {peak / 1e6:.0f} MB"
+    assert elapsed < 120, f"{elapsed:.0f} s"
 
 
 # --- Span grouping (no model needed) ---------------------------------------------------------
