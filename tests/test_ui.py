@@ -49,8 +49,9 @@ def shown_html(block: str) -> str:
 
 
 @pytest.fixture(autouse=True)
-def served_on_loopback() -> Iterator[None]:
+def served_on_loopback(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The app as `omnidex serve` runs it by default (this machine only, so no login without a password)."""
+    monkeypatch.delenv("OMNIDEX_UI_PASSWORD", raising=False)
     before = streamlit_config.get_option("server.address")
     streamlit_config.set_option("server.address", "127.0.0.1")
     yield
