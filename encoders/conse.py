@@ -32,14 +32,17 @@ class Conse:
         cache_dir: Path | None = None,
         *,
         descriptions: Sequence[str] | None = None,
+        description_weight: float = 1.0,
         temperature: float = 1.0,
         label_weights: np.ndarray | None = None,
     ) -> None:
-        """`labels` name the classes (tags); `descriptions` are what gets embedded (default: the labels).
+        """`labels` name the classes (tags); `descriptions` say more of each (its wider kinds).
 
-        temperature < 1 sharpens the mixture towards the leading label, > 1
-        flattens it; label_weights scale each class's probability before the
-        top k are chosen (below 1 for classes too generic to say much).
+        A class's vector is its label's embedding moved towards its description's
+        by description_weight (1: the description alone). temperature < 1 sharpens
+        the mixture towards the leading label, > 1 flattens it; label_weights scale
+        each class's probability before the top k are chosen (below 1 for classes
+        too generic to say much).
         """
         self.labels = list(labels)
         self.descriptions = list(descriptions) if descriptions is not None else self.labels
@@ -47,22 +50,27 @@ class Conse:
             raise ValueError("one description per label")
         self.templates = [templates] if isinstance(templates, str) else list(templates)
         self.top_k = top_k
+        self.description_weight = description_weight if descriptions is not None else 0.0
         self.temperature = temperature
         self.label_weights = (np.ones(len(self.labels), dtype=np.float32) if label_weights is None
                               else np.asarray(label_weights, dtype=np.float32))
-        self._label_vectors = self._embed_labels(text_encoder, cache_dir)
+        vectors = self._embed(text_encoder, self.labels, cache_dir)
+        if self.description_weight:
+            described = self._embed(text_encoder, self.descriptions, cache_dir)
+            vectors = l2_normalise((1 - self.description_weight) * vectors + self.description_weight * described)
+        self._label_vectors = vectors
 
-    def _embed_labels(self, encoder: TextEncoder, cache_dir: Path | None) -> np.ndarray:
-        """Label embeddings are computed once per (model, descriptions, templates) and kept on disk."""
+    def _embed(self, encoder: TextEncoder, texts: Sequence[str], cache_dir: Path | None) -> np.ndarray:
+        """Texts said in every template, averaged; computed once per (model, texts, templates) and kept on disk."""
         key = hashlib.blake2b(
-            "\n".join([encoder.name, *self.templates, "", *self.descriptions]).encode(), digest_size=8
+            "\n".join([encoder.name, *self.templates, "", *texts]).encode(), digest_size=8
         ).hexdigest()
         cached = cache_dir / f"conse-{key}.npy" if cache_dir else None
         if cached is not None and cached.exists():
             return np.load(cached)
         # Label phrases are documents the query will be compared against.
-        phrased = [template.format(label=text) for template in self.templates for text in self.descriptions]
-        vectors = encoder.encode_document(phrased).reshape(len(self.templates), len(self.descriptions), -1)
+        phrased = [template.format(label=text) for template in self.templates for text in texts]
+        vectors = encoder.encode_document(phrased).reshape(len(self.templates), len(texts), -1)
         vectors = l2_normalise(vectors.mean(axis=0))
         if cached is not None:
             cached.parent.mkdir(parents=True, exist_ok=True)

@@ -46,8 +46,10 @@ class ModelHub:
     def image_conse(self) -> Conse:
         from encoders.image_tagger import imagenet_descriptions
 
-        return Conse(self.text, self.image_tagger.labels, IMAGE_TEMPLATES, self.settings.conse_top_k,
-                     self.settings.model_cache_dir, descriptions=imagenet_descriptions())
+        s = self.settings
+        return Conse(self.text, self.image_tagger.labels, IMAGE_TEMPLATES, s.conse_top_k, s.model_cache_dir,
+                     descriptions=imagenet_descriptions(), description_weight=s.conse_description_weight,
+                     temperature=s.conse_temperature)
 
     @cached_property
     def sound_tagger(self) -> SoundTagger:
@@ -59,9 +61,10 @@ class ModelHub:
     def sound_conse(self) -> Conse:
         from encoders.sound_events import sound_descriptions, specificity_weights
 
-        labels = self.sound_tagger.labels
-        return Conse(self.text, labels, SOUND_TEMPLATES, self.settings.conse_top_k, self.settings.model_cache_dir,
-                     descriptions=sound_descriptions(labels),
+        s, labels = self.settings, self.sound_tagger.labels
+        return Conse(self.text, labels, SOUND_TEMPLATES, s.conse_top_k, s.model_cache_dir,
+                     descriptions=sound_descriptions(labels), description_weight=s.conse_description_weight,
+                     temperature=s.conse_temperature,
                      label_weights=specificity_weights(labels, SOUND_GENERIC_HALF, SOUND_BACKGROUND_WEIGHT))
 
     @cached_property

@@ -47,7 +47,11 @@ class Settings(BaseSettings):
     speech_model: str = "whisper-base"
     sound_model: str = "yamnet"
     clip_model: str | None = Field(default=None, description="CLIP/SigLIP directory or hub id; adds a `clip` vector")
-    conse_top_k: int = 5
+    # ConSE mixtures, set on the clip-art and sound dev sets (bench/tune_conse.py): the top 10
+    # labels, flattened by temperature 3, each a quarter of the way towards its WordNet/AudioSet description.
+    conse_top_k: int = 10
+    conse_temperature: float = 3.0
+    conse_description_weight: float = 0.25
 
     # Extraction.
     ocr_language: str = "eng"
