@@ -55,3 +55,36 @@ def test_missing_path_is_reported(tmp_path: Path) -> None:
     result = omnidex(tmp_path / "data", "ingest", "--quiet", str(tmp_path / "nope"))
     assert result.returncode == 1
     assert "no such file or folder" in result.stderr
+
+
+def test_a_large_limit_is_served_and_limits_out_of_range_are_refused_in_words(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    for n in range(3):
+        write_pdf(docs / f"notes{n}.pdf", [f"Notes {n} on the tone of the meeting and the tone of the reply."])
+    data = tmp_path / "data"
+    assert omnidex(data, "ingest", "--quiet", str(docs)).returncode == 0
+
+    wide = omnidex(data, "search", "of the tone the", "--limit", "100")  # OverflowError in sigmoid() once
+    assert wide.returncode == 0 and "Traceback" not in wide.stderr, wide.stderr
+    assert "notes" in wide.stdout
+    for limit in ("0", "1001", "-5", "ten"):
+        refused = omnidex(data, "search", "tone", "--limit", limit)
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr
+        assert "argument --limit:" in refused.stderr and ("between 1 and 1000" in refused.stderr
+                                                          or "not a number" in refused.stderr)
+
+
+def test_service_parameters_out_of_range_are_refused(tmp_path: Path) -> None:
+    import pytest
+
+    from omnidex.service import InvalidRequest, Omnidex
+    from tests.conftest import make_settings
+
+    app = Omnidex(make_settings(tmp_path / "data"))
+    try:
+        for kwargs in ({"limit": 0}, {"limit": 10**9}, {"diversity": 1.5}, {"diversity": float("nan")}):
+            with pytest.raises(InvalidRequest, match=r"must be between"):
+                app.search("tone", **kwargs)
+        assert app.search("tone", limit=1000) == []
+    finally:
+        app.close()

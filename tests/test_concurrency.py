@@ -72,3 +72,67 @@ def test_a_second_process_is_told_who_holds_the_store(tmp_path: Path) -> None:
         assert after.store.count() == 0
     finally:
         after.close()
+
+
+def _cli(data: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "omnidex.cli", "--data-dir", str(data), *args]
+
+
+def _catalog_rows(data: Path) -> tuple[list[tuple], list[tuple]]:
+    import sqlite3
+
+    with sqlite3.connect(f"file:{data / 'catalog.sqlite'}?mode=ro", uri=True) as conn:
+        return (conn.execute("SELECT path, asset_id, status, segments, partial FROM files ORDER BY path").fetchall(),
+                conn.execute("SELECT key, value FROM meta ORDER BY key").fetchall())
+
+
+def test_a_refused_reindex_changes_nothing(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    holder = Omnidex(make_settings(data))
+    holder.ingest([write_pdf(tmp_path / "docs" / "tides.pdf", ["Spring tides flood the salt marsh twice a month."])
+                   .parent])
+    before = _catalog_rows(data)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    try:  # the holder keeps the index open, as the UI does
+        refused = subprocess.run(_cli(data, "reindex", "--quiet"), env=env, capture_output=True, text=True,
+                                 timeout=300, check=False)
+        assert refused.returncode == 2 and f"PID {os.getpid()}" in refused.stderr, refused.stderr
+        assert _catalog_rows(data) == before  # no file marked "indexing", no reindex recorded
+        assert holder.catalog.counts() == {"indexed": 1}
+        assert holder.search("spring tides flood the salt marsh")[0].path.endswith("tides.pdf")
+    finally:
+        holder.close()
+    after = Omnidex(make_settings(data))  # and a restart finds the same models and serves the same results
+    try:
+        assert after.search("spring tides flood the salt marsh")[0].path.endswith("tides.pdf")
+    finally:
+        after.close()
+
+
+def test_of_two_ingests_on_one_folder_the_first_keeps_the_index(tmp_path: Path) -> None:
+    import time
+
+    docs = tmp_path / "docs"
+    for n in range(15):
+        write_pdf(docs / f"log{n:02}.pdf", [f"Harbour log {n}, page {p}: cargo, tides and weather. " * 12
+                                            for p in range(3)])
+    data = tmp_path / "data"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    first = subprocess.Popen(_cli(data, "ingest", "--quiet", str(docs)), env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        lock = data / "qdrant.lock"
+        deadline = time.monotonic() + 120
+        while not (lock.exists() and f"PID {first.pid}" in lock.read_text()):
+            assert first.poll() is None and time.monotonic() < deadline, first.communicate()
+            time.sleep(0.05)
+        second = subprocess.run(_cli(data, "ingest", "--quiet", str(docs)), env=env, capture_output=True,
+                                text=True, timeout=300, check=False)
+        still_running = first.poll() is None
+        out, err = first.communicate(timeout=600)
+    finally:
+        first.kill()
+    assert second.returncode == 2, (second.stdout, second.stderr)
+    assert f"in use by another process (PID {first.pid}" in second.stderr and "Traceback" not in second.stderr
+    assert still_running  # refused at once, not after loading models and waiting for the first
+    assert first.returncode == 0 and "15 indexed" in out, (out, err)
