@@ -225,6 +225,95 @@ def build_clipart(dest: Path, cache: Path, size: int = 400, seed: int = SEED) ->
     return media.write(dest)
 
 
+# --------------------------------------------------------------------------- named objects (KTuberling)
+
+# Playgrounds whose objects are named in English recordings (sounds/en) or plainly (christmas).
+KTUBERLING_THEMES = ("default_theme", "egypt", "moon", "pizzeria", "train_valley", "christmas")
+_THEME_PREFIXES = ("egypt_", "moon_", "tv_", "pizzeria_", "xmas_")
+# Sound names run words together or misspell them; what a person would type instead.
+KTUBERLING_WORDS = {"sphynx": "sphinx", "broccolli": "broccoli", "fallingstar": "falling star",
+                    "palmtree": "palm tree", "moonwalker": "moon walker", "fireengine": "fire engine",
+                    "volley net": "volleyball net", "lorry tractor": "tractor unit"}
+
+
+def ktuberling_label(sound: str) -> str:
+    """"egypt_palmtree" -> "palm tree": the object's name without its playground."""
+    for prefix in _THEME_PREFIXES:
+        sound = sound.removeprefix(prefix)
+    label = sound.replace("_", " ")
+    return KTUBERLING_WORDS.get(label, label)
+
+
+def _render_object(rsvg: Path, svg: Path, object_id: str, target: Path, side: int = 384) -> bool:
+    """One object of a playground as a picture on white, cropped to what it draws; False if it draws nothing.
+
+    Objects differ tenfold in size across playgrounds, so a small one is drawn again at a larger zoom."""
+    from PIL import Image
+
+    zoom = 3.0
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "object.png"
+        for _ in range(2):
+            done = subprocess.run([str(rsvg), "-i", object_id, "-z", f"{zoom:g}", "-f", "png", "-o", str(raw),
+                                   str(svg)], capture_output=True)
+            if done.returncode != 0 or not raw.is_file():
+                return False
+            with Image.open(raw) as image:
+                rgba = image.convert("RGBA")
+            box = rgba.getchannel("A").getbbox()
+            if box is None:
+                return False
+            drawn = max(box[2] - box[0], box[3] - box[1])
+            if drawn >= side * 0.6:
+                break
+            # Capped so an object whose box is far larger than what it draws stays a modest canvas.
+            zoom *= min(8.0, side / max(drawn, 1), 4000 / max(rgba.size))
+    if min(box[2] - box[0], box[3] - box[1]) < 8:
+        return False
+    rgba = rgba.crop(box)
+    rgba.thumbnail((side, side))
+    picture = Image.new("RGB", (rgba.width + 16, rgba.height + 16), "white")
+    picture.paste(rgba, (8, 8), rgba)
+    picture.save(target)
+    return True
+
+
+def build_ktuberling(dest: Path, cache: Path) -> Path:
+    share = fetch_package("ktuberling-data", cache) / "usr" / "share" / "ktuberling"
+    rsvg = fetch_package("librsvg2-bin", cache) / "usr" / "bin" / "rsvg-convert"
+    recordings = {el.get("name"): share / "sounds" / el.get("file")
+                  for el in ElementTree.parse(share / "sounds" / "en.soundtheme").getroot().iter("sound")}
+    media = MediaSet("ktuberling")
+    dictionary_names: frozenset[str] = frozenset()
+    with tempfile.TemporaryDirectory(prefix="omnidex-ktuberling-") as tmp:
+        made = Path(tmp)
+        for theme in KTUBERLING_THEMES:
+            playground = ElementTree.parse(share / "pics" / f"{theme}.theme").getroot()
+            board = share / "pics" / playground.get("gameboard")
+            svg = made / f"{theme}.svg"
+            if board.suffix == ".svgz":
+                _run("sh", "-c", f"gunzip -c '{board}' > '{svg}'")
+            else:
+                shutil.copyfile(board, svg)
+            first_of_sound: dict[str, str] = {}
+            for obj in playground.iter("object"):
+                if obj.get("sound") and obj.get("sound") not in first_of_sound:
+                    first_of_sound[obj.get("sound")] = obj.get("name")
+            for sound, object_id in first_of_sound.items():
+                label = ktuberling_label(sound)
+                if "tux" in label.split():
+                    continue
+                picture = made / f"{theme}-{object_id}.png"
+                if not _render_object(rsvg, svg, object_id, picture):
+                    print(f"ktuberling: {theme}/{object_id} draws nothing", file=sys.stderr)
+                    continue
+                media.judge(with_article(label, dictionary_names), media.add_file(picture, f"{theme}/{object_id}"))
+                if sound in recordings and recordings[sound].is_file():
+                    spoken = media.add_file(recordings[sound], f"en/{sound}")
+                    media.judge(with_article(label, dictionary_names), spoken)
+        return media.write(dest)
+
+
 # --------------------------------------------------------------------------- event and effect sounds
 
 FREEDESKTOP_SOUNDS = {
@@ -436,6 +525,7 @@ def build_speech(dest: Path, cache: Path, count: int = 120, seed: int = SEED) ->
 
 BUILDERS: dict[str, Callable[[Path, Path], Path]] = {
     "clipart": build_clipart,
+    "ktuberling": build_ktuberling,
     "sounds": build_sounds,
     "speech": build_speech,
 }
