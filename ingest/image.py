@@ -20,7 +20,7 @@ from encoders.base import l2_normalise
 from ingest.errors import ExtractionError
 from ingest.extraction import ExtractContext, Extraction
 from ingest.limits import check_picture_budget
-from ingest.ocr import image_may_hold_text, ocr_image_text
+from ingest.ocr import TEXT_LIKELIHOOD, glyph_marks, image_may_hold_text, ocr_glyph_text, ocr_image_text
 from ingest.thumbnails import as_rgb, thumbnail_jpeg
 from omnidex.schema import Modality, Segment
 
@@ -39,6 +39,12 @@ MIN_TAG_PROBABILITY = 0.05
 # many words they weigh the same. A word or two on a photo is a detail of it;
 # a page of text is what the picture is about.
 OCR_EVEN_WORDS = 8
+# A picture that is one glyph or sign ("A", "7", "STOP") is what its text says:
+# the classifier's labels for it (a letter opener, a chain) are noise.
+GLYPH_TEXT_WEIGHT = 0.85
+# Glyph OCR is tried only where the classifier does not know what it sees: a
+# picture it names with this confidence is an object, not a letter.
+GLYPH_MAX_CONFIDENCE = 0.5
 
 
 def open_image(path: Path, max_pixels: int = MAX_PIXELS) -> tuple[Image.Image, dict[str, Any]]:
@@ -184,13 +190,19 @@ def image_segments(images: Sequence[Image.Image], ctx: ExtractContext, locators:
     probs = models.image_tagger.predict(pictures)
     vectors = models.image_conse.embed(probs)
     text_likelihood = models.image_tagger.text_likelihood(probs)
-    ocr_texts = [_read_text(im, float(p), settings.ocr_language) for im, p in zip(pictures, text_likelihood)]
-    vectors = _blend_ocr(vectors, ocr_texts, ctx)
+    # A sign the classifier is sure of may still be a glyph; an object it is sure of is not.
+    reads = [_read_text(im, float(p), float(row.max()) < GLYPH_MAX_CONFIDENCE or p >= TEXT_LIKELIHOOD,
+                        settings.ocr_language)
+             for im, p, row in zip(pictures, text_likelihood, probs)]
+    ocr_texts = [text for text, _ in reads]
+    vectors = _blend_ocr(vectors, reads, ctx)
     clips = models.clip.encode_images(pictures) if models.clip is not None else [None] * len(pictures)
+    described = dict(zip(models.image_conse.labels, models.image_conse.descriptions))
     segments = []
     for picture, locator, row, vector, ocr_text, clip in zip(pictures, locators, probs, vectors, ocr_texts, clips):
         tags = _tags(models.image_conse.top_labels(row))
-        text = ", ".join(tags) + (f"\n\n{ocr_text}" if ocr_text else "")
+        # The leading tag with its WordNet kinds ("bolete mushroom, a kind of fungus"), so BM25 finds it by those too.
+        text = ", ".join([described[tags[0]], *tags[1:]]) + (f"\n\n{ocr_text}" if ocr_text else "")
         segments.append(Segment(
             locator=locator, modality=modality, text=text,
             extra={"tags": tags, "width": picture.width, "height": picture.height},
@@ -203,29 +215,38 @@ def _tags(ranked: list[tuple[str, float]]) -> list[str]:
     return [label for i, (label, p) in enumerate(ranked) if i == 0 or p >= MIN_TAG_PROBABILITY]
 
 
-def _read_text(picture: Image.Image, text_likelihood: float, language: str) -> str:
-    """OCR text of a picture likely to hold some; without Tesseract the picture is still indexed."""
-    if not image_may_hold_text(picture, text_likelihood):
-        return ""
+def _read_text(picture: Image.Image, text_likelihood: float, may_be_glyph: bool, language: str
+               ) -> tuple[str, bool]:
+    """(OCR text, whether the picture is a glyph or sign) of a picture likely to hold some text:
+    a page-like picture is read as a page, one made of a few large marks as a glyph.
+    Without Tesseract the picture is still indexed."""
     try:
-        return ocr_image_text(picture, language)
+        if image_may_hold_text(picture, text_likelihood):
+            text = ocr_image_text(picture, language)
+            if text:
+                return text, False
+        marks = glyph_marks(picture) if may_be_glyph else None
+        if marks is not None:
+            text = ocr_glyph_text(picture, marks, language)
+            return text, bool(text)
     except ExtractionError as e:
         if str(e) not in _ocr_warnings:  # once per reason, not once per picture
             _ocr_warnings.add(str(e))
             log.warning("pictures are indexed without OCR: %s", e)
-        return ""
+    return "", False
 
 
-def _blend_ocr(vectors: np.ndarray, ocr_texts: list[str], ctx: ExtractContext) -> np.ndarray:
+def _blend_ocr(vectors: np.ndarray, reads: list[tuple[str, bool]], ctx: ExtractContext) -> np.ndarray:
     """Picture and words in one vector: both are unit vectors in the text space, so a
     weighted sum, renormalised, lands between them, nearer the one with more evidence."""
-    read = [i for i, text in enumerate(ocr_texts) if text]
+    read = [i for i, (text, _) in enumerate(reads) if text]
     if not read:
         return vectors
-    text_vectors = ctx.models.text.encode_document([ocr_texts[i] for i in read])
+    text_vectors = ctx.models.text.encode_document([reads[i][0] for i in read])
     blended = vectors.copy()
     for i, text_vector in zip(read, text_vectors):
-        words = len(ocr_texts[i].split())
-        weight = words / (words + OCR_EVEN_WORDS)
+        text, glyph = reads[i]
+        words = len(text.split())
+        weight = GLYPH_TEXT_WEIGHT if glyph else words / (words + OCR_EVEN_WORDS)
         blended[i] = (1 - weight) * vectors[i] + weight * text_vector
     return l2_normalise(blended)

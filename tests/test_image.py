@@ -18,7 +18,8 @@ from ingest.chunking import TextChunker
 from ingest.errors import ExtractionError
 from ingest.extraction import ExtractContext
 from ingest.image import exif_datetime, extract_image, image_segments, open_image
-from ingest.ocr import image_may_hold_text, ocr_pdf_page, pdf_page_needs_ocr, plausible_text
+from ingest.ocr import (glyph_marks, image_may_hold_text, ocr_glyph_text, ocr_pdf_page, pdf_page_needs_ocr,
+                        plausible_text)
 from ingest.thumbnails import pdf_page_thumbnail, thumbnail_jpeg
 from omnidex.schema import Modality, Segment
 from tests.conftest import make_settings
@@ -85,7 +86,8 @@ def test_segment_carries_tags_vector_and_thumbnail(photo_segments, ctx) -> None:
     cat = photo_segments["chelsea"]
     assert cat.modality is Modality.IMAGE and cat.locator == "image"
     assert any(tag.endswith("cat") for tag in cat.extra["tags"])
-    assert cat.text.startswith(", ".join(cat.extra["tags"]))
+    assert cat.text.startswith(cat.extra["tags"][0]) and all(tag in cat.text for tag in cat.extra["tags"])
+    assert "a kind of" in cat.text.split(", ")[1]  # the leading tag's WordNet kinds, for BM25
     assert "espresso" in photo_segments["coffee"].extra["tags"]
     assert (cat.extra["width"], cat.extra["height"]) == (451, 300)
     assert cat.vector.shape == (ctx.models.text.dim,) and cat.vector.dtype == np.float32
@@ -157,6 +159,50 @@ def test_ocr_is_tried_on_pages_not_on_flat_photos() -> None:
         photo = Image.fromarray(getattr(skdata, name)()).convert("RGB")
         assert not image_may_hold_text(photo, text_likelihood=0.0), name
     assert image_may_hold_text(Image.fromarray(skdata.brick()).convert("RGB"), text_likelihood=0.5)
+
+
+def _glyph_picture(text: str, colour: tuple[int, int, int], side: int = 300) -> Image.Image:
+    """One big character on white, as clip-art of a letter or a digit is drawn."""
+    picture = Image.new("RGB", (side, side), "white")
+    draw = ImageDraw.Draw(picture)
+    try:
+        font = ImageFont.truetype("DejaVuSans-Bold.ttf", int(side * 0.7))
+    except OSError:  # no DejaVu: Pillow's own font
+        font = ImageFont.load_default(size=int(side * 0.7))
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+    draw.text(((side - right - left) / 2, (side - bottom - top) / 2), text, font=font, fill=colour)
+    return picture
+
+
+def test_a_picture_of_one_letter_or_digit_is_read_and_found(tmp_path: Path, ctx) -> None:
+    """Letters, digits and signs are glyphs, not pages: read them too, and say them as people search."""
+    files = {"a": _glyph_picture("A", (30, 30, 170)), "seven": _glyph_picture("7", (200, 20, 20))}
+    segments = {}
+    for name, picture in files.items():
+        picture.save(tmp_path / f"{name}.png")
+        [segments[name]] = extract_image(tmp_path / f"{name}.png", ctx).segments
+    for name in ("chelsea", "coffee"):
+        [segments[name]] = extract_image(_save(tmp_path, name), ctx).segments
+    assert "letter A" in segments["a"].text
+    assert "number seven" in segments["seven"].text and "7" in segments["seven"].text
+    assert _rank("letter A", segments, ctx)[0] == "a"
+    assert _rank("number seven", segments, ctx)[0] == "seven"
+    assert _rank("a cat", segments, ctx)[0] == "chelsea"
+
+
+def test_drawings_are_not_read_as_letters() -> None:
+    """A silhouette or a star on white looks like a glyph to the cheap test, but what Tesseract
+    makes of it ("rf" for the horse) must fit the marks to be kept."""
+    horse = Image.fromarray((skdata.horse() * 255).astype(np.uint8)).convert("RGB")
+    star = Image.new("RGB", (300, 300), "white")
+    angles = np.pi / 2 + np.arange(10) * np.pi / 5
+    radii = np.where(np.arange(10) % 2 == 0, 120, 50)
+    ImageDraw.Draw(star).polygon(list(zip(150 + radii * np.cos(angles), 150 - radii * np.sin(angles))),
+                                 fill=(230, 180, 0))
+    for picture in (horse, star):
+        marks = glyph_marks(picture)
+        assert marks is None or ocr_glyph_text(picture, marks) == ""
+    assert glyph_marks(Image.fromarray(skdata.coffee())) is None  # a photo is no glyph
 
 
 def _save(folder: Path, name: str) -> Path:
