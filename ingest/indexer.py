@@ -35,7 +35,7 @@ from ingest.extraction import ExtractContext, Extraction
 from ingest.files import EXTENSIONS, discover, inspect
 from ingest.image import extract_image
 from ingest.pdf import extract_pdf
-from ingest.limits import time_over_budget
+from ingest.limits import Losses, time_over_budget
 from ingest.prefetch import DeadlinePassed, prefetch
 from ingest.slides import extract_slides
 from ingest.video import extract_video
@@ -245,30 +245,39 @@ class Indexer:
         return len(pending)
 
     def _write_segments(self, asset: Asset, progress: Progress) -> tuple[int, str | None]:
-        """Segments written, and what was left out (over a budget, damaged) when the file was read in part."""
-        budget_s = self.ctx.settings.max_seconds_per_file
+        """Segments written, and what was left out (over a budget, damaged) when the file was read in part.
+
+        The extractor is called in the prefetch thread as well, so its set-up (some decode a whole
+        recording before the first segment) counts against the file's deadline too."""
         started = time.monotonic()
-        deadline = started + budget_s
+        deadline = started + self.ctx.settings.max_seconds_per_file
         written = 0
+        opened: list[Extraction] = []
         with _openable(asset.path) as source:
-            extraction = EXTRACTORS[asset.file_type](source, self.ctx)
-            segments = prefetch(extraction.segments, self.batch_size * 2, deadline)
+            def extracted() -> Iterator[Segment]:
+                opened.append(EXTRACTORS[asset.file_type](source, self.ctx))
+                yield from opened[0].segments
+
+            segments = prefetch(extracted(), self.batch_size * 2, deadline)
+            losses = Losses()
             try:
                 for batch in _batched(segments, self.batch_size):
-                    self.store.upsert(self._points(asset, extraction.info, batch))
+                    self.store.upsert(self._points(asset, opened[0].info, batch))
                     written += len(batch)
                     progress.segments_written(len(batch))
                     if time.monotonic() > deadline:
                         raise DeadlinePassed
             except DeadlinePassed:
-                extraction.losses.add(time_over_budget(time.monotonic() - started, written))
+                losses.add(time_over_budget(time.monotonic() - started, written))
             finally:
                 segments.close()
+        if opened:
+            losses.notes[:0] = opened[0].losses.notes
         if written == 0:
-            if extraction.losses:
-                raise ExtractionError(f"nothing indexed: {extraction.losses.summary()}")
+            if losses:
+                raise ExtractionError(f"nothing indexed: {losses.summary()}")
             raise ExtractionError("nothing to index: no text, pictures or sound were found in the file")
-        return written, extraction.losses.summary()
+        return written, losses.summary()
 
     def _points(self, asset: Asset, info: dict, segments: list[Segment]) -> list[PointRecord]:
         self._embed(segments)
