@@ -30,18 +30,20 @@ WHISPER_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 # one misheard phrase from repeating through the rest of a long recording.
 BEAM_SIZE = 1
 
-# Whisper's own doubts about a segment, with the thresholds its reference
-# decoder uses to distrust one (openai/whisper transcribe(): it retries at a
-# higher temperature past either of the first two, and skips a window as silence
-# when no_speech_prob passes 0.6 while avg_logprob is low). A segment is dropped:
+# Whisper's own doubts about a segment, after the thresholds its reference
+# decoder uses (openai/whisper transcribe(): it retries a window at a higher
+# temperature past a compression ratio of 2.4 or a mean log-probability of -1.0,
+# and skips it as silence when no_speech_prob passes 0.6 with a low log-probability).
+# Whisper only hears stretches YAMNet took for speech, so the bar is for inventions,
+# not for hard speech: 8 kHz espeak phone prompts gave segments down to -1.18 whose
+# words still carry the phrase (median -0.83); a beep train heard as "...and now the
+# game is over!" scored -1.79. A segment is dropped:
 # - that compresses better than 2.4 with gzip: a loop ("the the the ...");
-# - whose mean token log-probability is below -1.0: the decoder is guessing. On
-#   espeak speech and the freedesktop sounds' spoken channel names it lies between
-#   -0.5 and -0.85; a beep train it heard as "...and now the game is over!" scored -1.79;
-# - that Whisper itself thinks holds no speech (no_speech_prob > 0.6) unless the
-#   words came out confidently (avg_logprob >= -0.5): spoken segments here scored 0.02-0.14.
+# - whose mean token log-probability is below -1.5: the decoder is guessing;
+# - that Whisper itself thinks holds no speech (no_speech_prob > 0.6) unless its
+#   words came out confidently (avg_logprob >= -0.5): spoken segments here scored 0.02-0.43.
 MAX_COMPRESSION_RATIO = 2.4
-MIN_AVG_LOGPROB = -1.0
+MIN_AVG_LOGPROB = -1.5
 MAX_NO_SPEECH_PROB = 0.6
 CONFIDENT_LOGPROB = -0.5
 

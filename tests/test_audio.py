@@ -271,6 +271,7 @@ def test_segments_whisper_doubts_are_dropped() -> None:
     # (avg_logprob, compression_ratio, no_speech_prob) measured here with faster-whisper base
     assert plausible_segment(-0.50, 0.85, 0.05)  # espeak: "The harbour crane will be inspected on Friday."
     assert plausible_segment(-0.84, 0.60, 0.04)  # a spoken "Rear Center." from sound-theme-freedesktop
+    assert plausible_segment(-1.18, 1.05, 0.32)  # an 8 kHz phone prompt, hard to hear but spoken
     assert not plausible_segment(-1.79, 2.15, 0.58)  # a beep train heard as "...and now the game is over!"
     assert not plausible_segment(-0.30, 3.10, 0.01)  # a loop: "the the the the ..."
     assert not plausible_segment(-0.80, 1.00, 0.85)  # Whisper itself thinks nobody speaks
