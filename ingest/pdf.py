@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -21,7 +22,14 @@ from PIL import Image
 from ingest.errors import ExtractionError
 from ingest.extraction import ExtractContext, Extraction
 from ingest.image import WORK_PX, image_segments
-from ingest.limits import Losses, TextBudget, check_page_count, check_picture_budget, picture_over_budget
+from ingest.limits import (
+    Losses,
+    TextBudget,
+    check_page_count,
+    check_picture_budget,
+    picture_over_budget,
+    setting_name,
+)
 from ingest.ocr import ocr_pdf_page, pdf_page_needs_ocr
 from ingest.thumbnails import pdf_page_thumbnail
 from omnidex.schema import Modality, Segment
@@ -102,7 +110,8 @@ def _page_segments(doc: pymupdf.Document, ctx: ExtractContext, losses: Losses) -
                 # MuPDF's own block order: sort=True re-sorts in Python and costs a third of extraction.
                 text = page.get_text("text")
                 if pdf_page_needs_ocr(page, text):
-                    modality, text = Modality.OCR, ocr_pdf_page(page, s.ocr_language, s.ocr_dpi)
+                    dpi = _ocr_dpi(page, s.ocr_dpi, s.max_image_pixels, losses)
+                    modality, text = Modality.OCR, ocr_pdf_page(page, s.ocr_language, dpi)
                 thumbnail = pdf_page_thumbnail(page, s.thumbnail_px)
                 figures = _page_figures(doc, page, seen_figures, s.min_figure_px, s.max_image_pixels, losses)
             except ExtractionError:
@@ -121,6 +130,19 @@ def _page_segments(doc: pymupdf.Document, ctx: ExtractContext, losses: Losses) -
             losses.add(f"{read} of {doc.page_count} pages read: the file is truncated or damaged "
                        f"({_page_list(lost_pages)} lost)")
         doc.close()
+
+
+def _ocr_dpi(page: pymupdf.Page, dpi: int, max_pixels: int, losses: Losses) -> int:
+    """The OCR resolution that keeps the page's raster within the pixel budget: a poster-sized (or
+    hostile 200-inch) page rendered at 200 dpi would be gigapixels."""
+    pixels = (page.rect.width / 72 * dpi) * (page.rect.height / 72 * dpi)
+    if pixels <= max_pixels:
+        return dpi
+    reduced = max(int(dpi * math.sqrt(max_pixels / pixels)), 1)
+    losses.add(f"page {page.number + 1} read by OCR at {reduced} dpi instead of {dpi}: at {dpi} dpi it is "
+               f"{pixels / 1e6:,.0f} MP, over the budget of {max_pixels / 1e6:,g} MP "
+               f"({setting_name('max_image_pixels')})")
+    return reduced
 
 
 def _lost(doc: pymupdf.Document, page: pymupdf.Page) -> bool:

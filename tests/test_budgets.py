@@ -198,3 +198,29 @@ def test_a_truncated_pdf_is_listed_as_partial(tmp_path: Path) -> None:
     assert rows == [{"path": str(docs / "cut.pdf"), "partial": expected}]
     assert "1 only in part" in omnidex(data, "status").stdout
     assert omnidex(data, "status", "--failed").stdout.strip() == "no failed files"
+
+
+def test_a_poster_sized_scan_is_read_by_ocr_within_the_pixel_budget(app: Omnidex, tmp_path: Path) -> None:
+    from PIL import ImageDraw, ImageFont
+
+    scan = Image.new("L", (1200, 1200), 255)
+    ImageDraw.Draw(scan).text((60, 500), "OWL SURVEY", fill=0, font=ImageFont.load_default(size=170))
+    buffer = io.BytesIO()
+    scan.save(buffer, "PNG")
+    doc = pymupdf.open()
+    page = doc.new_page(width=14_400, height=14_400)  # 200 x 200 inches: 1.6 gigapixels at 200 dpi
+    page.insert_image(page.rect, stream=buffer.getvalue())
+    path = tmp_path / "poster.pdf"
+    doc.save(path)
+    doc.close()
+    app.indexer.ctx.settings = app.settings.model_copy(update={"max_image_pixels": 4_000_000})
+    try:
+        started = time.perf_counter()
+        outcome = app.indexer.ingest_file(path)
+    finally:
+        app.indexer.ctx.settings = app.settings
+    assert time.perf_counter() - started < 60
+    assert outcome.status == INDEXED, outcome
+    assert outcome.partial == ("page 1 read by OCR at 10 dpi instead of 200: at 200 dpi it is 1,600 MP, over the "
+                               "budget of 4 MP (OMNIDEX_MAX_IMAGE_PIXELS)")
+    assert "owl survey" in app.search("owl survey", cutoff=False)[0].snippet.lower()
