@@ -82,10 +82,9 @@ class Settings(BaseSettings):
     clip_weight: float = 0.5
     rrf_k: int = 60
     default_limit: int = 10
-    min_relevance: float = 0.2  # results scoring below this are not shown, however few remain
     # What a search runs unless the caller asks for a mode. Hybrid: on both FAQ benchmarks the packaged
     # cross-encoder, in every blend tried, did not add to hybrid's nDCG@10 (README) and costs ~0.3 s a query.
-    search_mode: Literal["bm25", "dense", "hybrid", "rerank"] = "hybrid"
+    search_mode: Literal["bm25", "phrase", "dense", "hybrid", "rerank"] = "hybrid"
     rerank_model: str | None = "ms-marco-minilm-l12"  # reranks in search_mode "rerank" and picks answer sentences
     rerank_top_k: int = 30
     rerank_weight: float = 0.25  # share of the cross-encoder in the final score's log-odds

@@ -135,7 +135,7 @@ class Omnidex:
         fuser = Fuser(FusionMode(s.fusion), {"dense": s.dense_weight, "bm25": s.bm25_weight, "phrase": s.phrase_weight,
                                             "clip": s.clip_weight},
                       s.rrf_k)
-        config = RetrievalConfig(s.prefetch_limit, s.rerank_top_k, s.rerank_weight, s.min_relevance)
+        config = RetrievalConfig(s.prefetch_limit, s.rerank_top_k, s.rerank_weight)
         return Searcher(self.store, self.text_encoder, self.bm25, fuser, config, self.calibration, self.cross_encoder)
 
     def cross_encoder(self) -> CrossEncoder | None:

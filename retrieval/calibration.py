@@ -88,9 +88,11 @@ REFERENCE_QUERIES = (
 )
 # Below this spread a null distribution is too narrow to trust as a scale.
 MIN_STD = 0.02
-# How much of a segment's own chance level replaces its modality's, by modality: 1 for vectors made of
-# label mixtures (hubs are their failure), 0 for text, whose cosine order within a modality is right.
-HUB_CORRECTION = {"image": 1.0, "frame": 1.0, "sound": 1.0}
+# How much of a segment's own chance level replaces its modality's, by modality: half for vectors made of
+# label mixtures (hubs are their failure), none for text, whose cosine order within a modality is right.
+# Half, measured on the clip-art and sound dev sets: R@10 0.174 -> 0.186 on clip-art and unchanged on
+# sounds, where the whole correction cost 0.017; the picture first for most queries went from 18 to 11.
+HUB_CORRECTION = {"image": 0.5, "frame": 0.5, "sound": 0.5}
 
 
 class SegmentCalibration:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from encoders.base import TextEncoder
-from encoders.bm25 import Bm25Encoder, tokenize
+from encoders.bm25 import Bm25Encoder, all_words, tokenize, word_pairs
 from rerank.cross_encoder import CrossEncoder
 from retrieval.calibration import SegmentCalibration
 from retrieval.filters import SearchFilters
@@ -35,7 +35,14 @@ PROXIMITY_MIN_PAIRS = 4
 # list already (BM25 may decide such a lookup); tokenizing all ~150 candidates was a sixth of a query's time.
 PROXIMITY_POOL = 50
 DIVERSIFY_POOL = 50
-DENSE_Z_RELEVANT = 2.5  # standard deviations above the modality's chance similarity
+# The relevance cutoff's bars, in standard deviations above chance (retrieval/calibration.py), by modality.
+# Set on the dev sets (bench/bench_quality.py): page text and transcripts that answer stand 3-6 above
+# chance, a picture's or sound's label mixture that answers 0.5-3; these bars cost at most 0.009 of R@10
+# on any dev set (FAQ text 2.5 cost 0.017; pictures 0.8 cost 0.009 and left 43 of 329 queries empty).
+DENSE_Z_RELEVANT = {"image": 0.3, "frame": 0.3, "sound": 0.3}
+DENSE_Z_RELEVANT_TEXT = 2.0
+# A segment holding this share of the query's content terms is shown whatever its other scores.
+LEXICAL_COVERAGE_RELEVANT = 0.66
 RELEVANCE_MIDPOINT = 4.0
 RELEVANCE_SLOPE = 0.75
 
@@ -160,7 +167,6 @@ class RetrievalConfig:
     prefetch_limit: int = 100
     rerank_top_k: int = 30
     rerank_weight: float = 0.25
-    min_relevance: float = 0.15
 
 
 class Searcher:
@@ -202,7 +208,8 @@ class Searcher:
         # Only WEIGHTED scores are relevance estimates, and only a calibrated
         # index (enough segments to know chance level) can tell weak from strong.
         if request.cutoff and self.fuser.mode is FusionMode.WEIGHTED:
-            hits = [h for h in hits if self._relevant(h)]
+            terms, pairs = set(tokenize(vectors.text)), set(word_pairs(all_words(vectors.text)))
+            hits = [h for h in hits if self._relevant(h, terms, pairs)]
         if request.diversity > 0:
             hits = diversify(hits, self._dense_vectors(hits), request.diversity)
         if request.group:
@@ -215,7 +222,10 @@ class Searcher:
 
     def rank(self, text: str, lists: dict[str, list[Ranked]], points: dict[str, ScoredPoint]) -> list[Fused]:
         """The candidate lists fused into one order, best first."""
-        fused = self.fuser.fuse(lists, may_decide(lists, points, text))
+        deciders = may_decide(lists, points, text)
+        # Word pairs are evidence only for a lookup: on a question, pairs like "how do" match noise.
+        lists = {name: items for name, items in lists.items() if name != "phrase" or name in deciders}
+        fused = self.fuser.fuse(lists, deciders)
         if text and self.fuser.mode is FusionMode.WEIGHTED:
             add_proximity(fused, points, text)
         return fused
@@ -257,18 +267,25 @@ class Searcher:
         hit.scores = {**fused.parts, "fused": fused.score}
         return hit
 
-    def _relevant(self, hit: SearchHit) -> bool:
-        """Shown unless every signal is weak: a relevance cutoff instead of always filling the page.
+    def _relevant(self, hit: SearchHit, query_terms: set[str], query_pairs: set[str]) -> bool:
+        """Shown unless every absolute signal is weak: a relevance cutoff instead of always filling the page.
 
-        The fused estimate is relative to this query's candidates; the absolute
-        signals (dense similarity against its modality's chance level, a phrase
-        match, the cross-encoder's judgement) keep a good hit among few candidates.
+        Only absolute evidence counts: the fused score is relative to this query's candidates, and the
+        best of an aimless list stands as far above its tail as a real answer does. Dense similarity
+        above its modality's bar, most of the query's words in the segment, a phrase match or the
+        cross-encoder's judgement each keep a hit, however few segments the collection holds.
         """
         s = hit.scores
-        return (hit.score >= self.config.min_relevance
-                or s.get("dense", float("-inf")) >= DENSE_Z_RELEVANT
-                or s.get("proximity", 0.0) >= PROXIMITY_MIN_SHARE
-                or s.get("rerank", 0.0) >= 0.5)
+        bar = DENSE_Z_RELEVANT.get(hit.modality, DENSE_Z_RELEVANT_TEXT)
+        if s.get("dense", float("-inf")) >= bar or s.get("proximity", 0.0) >= PROXIMITY_MIN_SHARE:
+            return True
+        if s.get("rerank", 0.0) >= 0.5:
+            return True
+        if query_pairs and "phrase" in s and len(query_pairs & set(word_pairs(all_words(hit.text)))) >= (
+                PROXIMITY_MIN_SHARE * len(query_pairs)):
+            return True
+        return bool(query_terms) and (len(query_terms & set(tokenize(hit.text))) / len(query_terms)
+                                      >= LEXICAL_COVERAGE_RELEVANT)
 
     def _rerank(self, query: str, hits: list[SearchHit]) -> list[SearchHit]:
         """Blend the cross-encoder's judgement into the top hits; the rest keep their order below."""
@@ -363,17 +380,22 @@ def spoken_moment(words: list[list] | None, query: str, default: float | None) -
 
 
 def may_decide(lists: dict[str, list[Ranked]], points: dict[str, ScoredPoint], query: str) -> set[str]:
-    """The lists that may decide this query alone: BM25 only when its best segment holds every query term.
+    """The lists that may decide this query alone: BM25 only when its best segment holds every query term,
+    the phrase list only when its best segment says the query word for word.
 
     A clear BM25 lead on a lookup (a name, a number, a pasted sentence) is strong
     evidence; on a question, whose words an answer only partly repeats, a lead
     built on some of its words is not, and dense similarity should keep the say.
     """
-    names = set(lists) - {"bm25"}
+    names = set(lists) - {"bm25", "phrase"}
     if lists.get("bm25"):
         best = points[lists["bm25"][0].id].payload.get("text", "")
         if set(tokenize(query)) <= set(tokenize(best)):
             names.add("bm25")
+    if lists.get("phrase"):
+        best = points[lists["phrase"][0].id].payload.get("text", "")
+        if set(word_pairs(all_words(query))) <= set(word_pairs(all_words(best))):
+            names.add("phrase")
     return names
 
 
