@@ -248,14 +248,15 @@ def specificity_weights(labels: list[str], generic_half: float, background: floa
     YAMNet calls many an animal "Animal", and much else "Music" or "Speech"
     beside the specific class (Croak, Bark) that tells what it is. A class with
     generic_half YAMNet classes below it in the ontology weighs one half;
-    recording-place classes ("Inside, small room") weigh `background`.
+    recording-place classes ("Inside, small room") weigh `background`, Silence nothing.
     """
     below = dict.fromkeys(labels, 0)
     for label in labels:
         for above in ancestors(label):
             if above in below:
                 below[above] += 1
-    weights = [background if BACKGROUND_ROOT in ancestors(label) else 1.0 / (1.0 + below[label] / generic_half)
+    weights = [0.0 if label == SILENCE_LABEL  # what a sound segment is not: silent patches never make one
+               else background if BACKGROUND_ROOT in ancestors(label) else 1.0 / (1.0 + below[label] / generic_half)
                for label in labels]
     return np.asarray(weights, dtype=np.float32)
 

@@ -244,7 +244,8 @@ def _sound_runs(heard: Heard, ranked: np.ndarray, labels: Sequence[str]) -> list
     with the sound rather than with the window grid. `ranked` is what labels
     lead by (probabilities weighted towards specific classes).
     """
-    leads = np.argmax(ranked, axis=1)
+    # Silence is what YAMNet hears most, before any weighting: a chime it calls "Music" is not silent.
+    leads = np.argmax(heard.probs, axis=1)
     audible = [labels[lead] != SILENCE_LABEL and level >= SILENCE_DBFS for lead, level in zip(leads, heard.dbfs)]
     runs: list[_SoundRun] = []
     first = 0

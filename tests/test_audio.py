@@ -13,8 +13,8 @@ import pytest
 
 from encoders.hub import ModelHub
 from encoders.speech import Transcript, Word, materialise_whisper_base, plausible_segment
-from ingest.audio import (SILENCE_DBFS, SPEECH_ROOTS, WHISPER_WINDOW_S, cut_out, extract_audio, sound_segments,
-                          speech_stretches, transcript_segments, word_spans)
+from ingest.audio import (SILENCE_DBFS, SPEECH_ROOTS, WHISPER_WINDOW_S, cut_out, extract_audio, heard_segments,
+                          sound_segments, speech_stretches, transcript_segments, word_spans)
 from ingest.chunking import TextChunker
 from ingest.errors import ExtractionError
 from ingest.extraction import ExtractContext
@@ -220,6 +220,19 @@ def test_sound_segments_of_a_soundtrack_keep_their_prefix_and_skip_silence(media
     assert [s.extra["tags"][0] for s in segments] == ["Beep, bleep"]
     assert segments[0].locator.startswith("a:snd:")
     assert 1.5 <= segments[0].t0 <= 3.5 and 10.0 <= segments[0].t1 <= 12.5
+
+
+def test_a_chime_heard_as_music_is_not_taken_for_silence(ctx: ExtractContext) -> None:
+    """Generic classes weigh less when tags are chosen, but not when telling sound from silence."""
+    from encoders.sound_events import Heard
+
+    labels = ctx.models.sound_tagger.labels
+    probs = np.zeros((2, len(labels)), dtype=np.float32)
+    probs[:, labels.index("Music")], probs[:, labels.index("Silence")] = 0.68, 0.3
+    probs[:, labels.index("Glockenspiel")] = 0.15
+    heard = Heard(np.array([[0.0, 0.96], [0.48, 1.44]]), probs, np.full(2, -30.0, dtype=np.float32), 24000)
+    (chime,) = heard_segments(heard, ctx)
+    assert chime.extra["tags"][0] == "Glockenspiel" and "Music" in chime.extra["tags"]
 
 
 def test_a_silent_file_fails_with_a_reason(media: dict, ctx: ExtractContext) -> None:
