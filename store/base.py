@@ -175,6 +175,10 @@ class Store(Protocol):
 
     def count(self, flt: Filter | None = None) -> int: ...
 
+    def read_all_vectors(self, page: int = 1024) -> None:
+        """Read every point's vectors once and drop them: raises the engine's error when a vector file is
+        damaged (the integrity check's probe; payloads are not read)."""
+
     def facet(self, key: str, flt: Filter | None = None, limit: int = 100) -> dict[Any, int]:
         """Counts of each value of an indexed keyword/int/bool field."""
 

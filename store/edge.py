@@ -375,6 +375,14 @@ class EdgeStore:
     def count(self, flt: Filter | None = None) -> int:
         return int(self.shard.count(qe.CountRequest(exact=True, filter=_opt_filter(flt))))
 
+    def read_all_vectors(self, page: int = 1024) -> None:
+        offset = None
+        while True:
+            _, offset = self.shard.scroll(qe.ScrollRequest(offset=offset, limit=page, with_payload=False,
+                                                           with_vector=True))
+            if offset is None:
+                return
+
     def facet(self, key: str, flt: Filter | None = None, limit: int = 100) -> dict[Any, int]:
         resp = self.shard.facet(qe.FacetRequest(key, limit=limit, exact=True, filter=_opt_filter(flt)))
         return {h.value: int(h.count) for h in resp.hits}

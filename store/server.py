@@ -316,6 +316,14 @@ class ServerStore:
     def count(self, flt: Filter | None = None) -> int:
         return int(self.client.count(self.collection, count_filter=_opt_filter(flt), exact=True).count)
 
+    def read_all_vectors(self, page: int = 1024) -> None:
+        offset = None
+        while True:
+            _, offset = self.client.scroll(self.collection, limit=page, offset=offset, with_payload=False,
+                                           with_vectors=True)
+            if offset is None:
+                return
+
     def facet(self, key: str, flt: Filter | None = None, limit: int = 100) -> dict[Any, int]:
         resp = self.client.facet(
             self.collection, key, facet_filter=_opt_filter(flt), limit=limit, exact=True
