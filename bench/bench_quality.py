@@ -105,10 +105,12 @@ def main(argv: list[str] | None = None) -> int:
         seconds = time.perf_counter() - started
         report[folder.name] = {"kind": "media" if media else "text", "results": results,
                                "checks": checks(results, media), "seconds": round(seconds, 1)}
-        print(f"{folder.name}: {seconds:.0f} s", file=sys.stderr, flush=True)
+        # Each set's rows as soon as it is done: a run over every set takes long.
+        print(f"{folder.name}: {seconds:.0f} s\n{markdown({folder.name: report[folder.name]})}", file=sys.stderr,
+              flush=True)
+        if args.json:
+            args.json.write_text(json.dumps(report, indent=1))
     print(markdown(report))
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=1))
     failed = [n for n, e in report.items() if not (e["checks"]["fusion_ok"] and e["checks"]["cutoff_ok"])]
     return 1 if failed else 0
 
