@@ -208,7 +208,8 @@ def build_clipart(dest: Path, cache: Path, size: int = 400, seed: int = SEED) ->
         if title is None:
             continue
         template = next((CLIPART_CAPTIONS[part] for part in rel.parent.parts if part in CLIPART_CAPTIONS), None)
-        by_folder["/".join(rel.parts[:2])].append((png, template.format(title) if template else with_article(title, names)))
+        caption = template.format(title) if template else with_article(title, names)
+        by_folder["/".join(rel.parts[:2])].append((png, caption))
     rng = random.Random(seed)
     for items in by_folder.values():
         rng.shuffle(items)
@@ -284,7 +285,6 @@ def build_ktuberling(dest: Path, cache: Path) -> Path:
     recordings = {el.get("name"): share / "sounds" / el.get("file")
                   for el in ElementTree.parse(share / "sounds" / "en.soundtheme").getroot().iter("sound")}
     media = MediaSet("ktuberling")
-    dictionary_names: frozenset[str] = frozenset()
     with tempfile.TemporaryDirectory(prefix="omnidex-ktuberling-") as tmp:
         made = Path(tmp)
         for theme in KTUBERLING_THEMES:
@@ -307,10 +307,10 @@ def build_ktuberling(dest: Path, cache: Path) -> Path:
                 if not _render_object(rsvg, svg, object_id, picture):
                     print(f"ktuberling: {theme}/{object_id} draws nothing", file=sys.stderr)
                     continue
-                media.judge(with_article(label, dictionary_names), media.add_file(picture, f"{theme}/{object_id}"))
+                query = with_article(label)
+                media.judge(query, media.add_file(picture, f"{theme}/{object_id}"))
                 if sound in recordings and recordings[sound].is_file():
-                    spoken = media.add_file(recordings[sound], f"en/{sound}")
-                    media.judge(with_article(label, dictionary_names), spoken)
+                    media.judge(query, media.add_file(recordings[sound], f"en/{sound}"))
         return media.write(dest)
 
 
@@ -428,12 +428,13 @@ def _find_sound(folder: Path, name: str) -> Path | None:
 
 
 def build_sounds(dest: Path, cache: Path) -> Path:
-    freedesktop = fetch_package("sound-theme-freedesktop", cache) / "usr" / "share" / "sounds" / "freedesktop" / "stereo"
-    wesnoth = fetch_package("wesnoth-1.16-data", cache) / "usr" / "share" / "games" / "wesnoth" / "1.16" / "data" / "core" / "sounds"
+    freedesktop = fetch_package("sound-theme-freedesktop", cache) / "usr/share/sounds/freedesktop/stereo"
+    wesnoth = fetch_package("wesnoth-1.16-data", cache) / "usr/share/games/wesnoth/1.16/data/core/sounds"
     pingus = fetch_package("pingus-data", cache)
     pingus_sounds = next((p.parent for p in pingus.rglob("splash.wav")), pingus)
     media = MediaSet("sounds")
-    for folder, labels in ((freedesktop, FREEDESKTOP_SOUNDS), (wesnoth, WESNOTH_SOUNDS), (pingus_sounds, PINGUS_SOUNDS)):
+    sources = ((freedesktop, FREEDESKTOP_SOUNDS), (wesnoth, WESNOTH_SOUNDS), (pingus_sounds, PINGUS_SOUNDS))
+    for folder, labels in sources:
         for stem, descriptions in labels.items():
             source = _find_sound(folder, stem)
             if source is None:
