@@ -4,7 +4,7 @@ Transcript spans are plain text: the indexer embeds them with the text
 encoder and BM25 like any chunk, so a spoken phrase is found by its words.
 Sound-event spans carry a ConSE vector (YAMNet's label probabilities mapped
 into the text space), so "dog barking" or "beeping" finds the moment too.
-Video extraction calls `audio_segments` on a clip's soundtrack.
+Video extraction calls `file_audio_segments` for a clip's soundtrack.
 """
 
 from __future__ import annotations
@@ -53,31 +53,36 @@ AudioSource = Callable[[], Iterable[np.ndarray]]  # yields the 16 kHz samples af
 
 
 def extract_audio(path: Path, ctx: ExtractContext) -> Extraction:
-    """An audio file, streamed twice: once for the sound tagger, once for Whisper on the speech it heard.
-
-    The whole file is never in memory, so a two-hour recording takes as little
-    as a short one; its length is held to the limit on what is actually decoded.
-    """
+    """An audio file: heard and transcribed up front, so its length and language are part of the asset's info."""
     info = probe_audio(path)
+    heard, transcript = _hear_file(path, info.get("duration"), ctx)
+    info.setdefault("duration", round(heard.samples / SAMPLE_RATE, 3))
+    if transcript.language:
+        info["language"] = transcript.language
+    return Extraction(info=info, segments=_not_silent(_segments(heard, transcript, ctx, "")))
+
+
+def file_audio_segments(path: Path, ctx: ExtractContext, locator_prefix: str = "") -> Iterator[Segment]:
+    """audio_segments of a file's first audio stream (a video's soundtrack), streamed from the file."""
+    heard, transcript = _hear_file(path, None, ctx)
+    yield from _segments(heard, transcript, ctx, locator_prefix)
+
+
+def _hear_file(path: Path, header_duration: float | None, ctx: ExtractContext) -> tuple[Heard, Transcript]:
+    """The file streamed twice: once for the sound tagger, once for Whisper on the speech it heard.
+
+    The whole recording is never in memory, so two hours take as little as two
+    minutes; its length is held to the limit on what is actually decoded.
+    """
     limit = ctx.settings.max_duration_s
-    check_duration(info.get("duration"), limit)
+    check_duration(header_duration, limit)
 
     def source() -> Iterator[np.ndarray]:
         return audio_blocks(path, SAMPLE_RATE, max_seconds=limit + 1.0)
 
     heard = ctx.models.sound_tagger.listen(source(), quiet_dbfs=SILENCE_DBFS)
     check_duration(heard.samples / SAMPLE_RATE, limit)
-    info.setdefault("duration", round(heard.samples / SAMPLE_RATE, 3))
-    transcript = transcribe_speech(source, heard, ctx)
-    if transcript.language:
-        info["language"] = transcript.language
-    return Extraction(info=info, segments=_not_silent(_segments(heard, transcript, ctx, "")))
-
-
-def audio_segments(audio: np.ndarray, ctx: ExtractContext, locator_prefix: str = "") -> Iterator[Segment]:
-    """Transcript spans, then sound-event spans, of 16 kHz mono audio (e.g. a video's soundtrack)."""
-    heard = ctx.models.sound_tagger.listen([audio], quiet_dbfs=SILENCE_DBFS)
-    yield from _segments(heard, transcribe_speech(lambda: [audio], heard, ctx), ctx, locator_prefix)
+    return heard, transcribe_speech(source, heard, ctx)
 
 
 def _segments(heard: Heard, transcript: Transcript, ctx: ExtractContext, prefix: str) -> Iterator[Segment]:

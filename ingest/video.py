@@ -12,12 +12,12 @@ import av
 import numpy as np
 from PIL import Image
 
-from ingest.audio import audio_segments
+from ingest.audio import file_audio_segments
 from ingest.errors import ExtractionError
 from ingest.extraction import ExtractContext, Extraction
 from ingest.image import image_segments
 from ingest.limits import check_duration
-from ingest.media import decode_audio_within, ffmpeg_reason
+from ingest.media import ffmpeg_reason
 from omnidex.schema import Modality, Segment
 
 SAMPLE_EVERY_S = 0.5  # how often a decoded frame is looked at for shot changes
@@ -132,7 +132,7 @@ def _video_segments(path: Path, info: dict[str, Any], ctx: ExtractContext) -> It
             yield segment
     if info["has_audio"]:
         posters.sort(key=lambda p: p[0])
-        for segment in audio_segments(decode_audio_within(path, s.max_duration_s), ctx, locator_prefix="a:"):
+        for segment in file_audio_segments(path, ctx, locator_prefix="a:"):
             # What was on screen when the span starts: the latest keyframe before it.
             shown = [jpeg for t, jpeg in posters if t <= (segment.t0 or 0.0)] or [p[1] for p in posters[:1]]
             segment.thumbnail = shown[-1] if shown else None

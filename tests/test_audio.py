@@ -23,7 +23,7 @@ from ingest.media import decode_audio, media_duration, probe_audio
 from omnidex.config import Settings
 from omnidex.schema import Modality
 from tests.conftest import make_settings
-from tests.media_fixtures import _run, beeps, convert, silence, silent_video, speak, speak_passage
+from tests.media_fixtures import _run, beeps, convert, silence, silent_video, speak, speak_passage, speech_video
 
 SENTENCES = [
     "Welcome to the weekly engineering meeting of the platform team.",
@@ -315,6 +315,18 @@ def test_a_speechless_clip_gets_no_transcript_and_is_found_by_its_sound(media: d
         assert Path(hits[0].path).name in {"alarm.wav", "chirps.wav"} and hits[0].modality == "sound"
     finally:
         app.close()
+
+
+def test_a_video_soundtrack_is_heard_from_the_file(media: dict, ctx: ExtractContext) -> None:
+    from ingest.video import extract_video
+
+    clip = speech_video(media["root"] / "talk.mp4", speak("the harbour crane will be inspected on friday",
+                                                          media["root"] / "talk.wav"), seconds=5)
+    heard = [s for s in extract_video(clip, ctx).segments if s.modality in (Modality.TRANSCRIPT, Modality.SOUND)]
+    (spoken,) = _transcript(heard)
+    assert spoken.locator.startswith("a:tr:") and "harbour crane" in spoken.text.lower()
+    assert spoken.thumbnail is not None  # the frame on screen meanwhile
+    assert _sounds(heard) and all(s.locator.startswith("a:snd:") for s in _sounds(heard))
 
 
 def test_a_long_quiet_recording_is_streamed_in_bounded_memory(tmp_path: Path, ctx: ExtractContext) -> None:
