@@ -144,9 +144,10 @@ class Transcriber:
             for segment in segments:
                 if not plausible_segment(segment.avg_logprob, segment.compression_ratio, segment.no_speech_prob):
                     continue
-                utterances.append(Utterance(offset + float(segment.start), offset + float(segment.end), segment.text.strip()))
+                start, end = offset + float(segment.start), offset + float(segment.end)
+                utterances.append(Utterance(start, end, segment.text.strip()))
                 words.extend(Word(offset + float(w.start), offset + float(w.end), w.word) for w in segment.words or ())
-                heard[info.language] = heard.get(info.language, 0.0) + segment.end - segment.start
+                heard[info.language] = heard.get(info.language, 0.0) + end - start
                 confidence[info.language] = max(confidence.get(info.language, 0.0), info.language_probability)
         if not words:
             return Transcript(None, 0.0, [], [])
