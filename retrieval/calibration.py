@@ -7,8 +7,9 @@ queries it has nothing to do with. Every segment's null distribution is measured
 of varied reference queries that describe nothing in particular (its cosines with them). A hit's dense
 score is then its cosine in standard deviations above chance, where chance is
 
-- for label-mixture vectors (pictures, frames, sounds): the segment's own mean over the references,
-  CSLS-style local scaling (Conneau et al. 2018) with the references as the neighbourhood;
+- for label-mixture vectors (pictures, frames, sounds): half the segment's own mean over the references,
+  half its modality's, CSLS-style local scaling (Conneau et al. 2018) with the references as the
+  neighbourhood, so a mixture near everything stops winning everything;
 - for text: the mean over this query's candidates of that modality, so text keeps its cosine order
   (subtracting each chunk's own mean cost 0.03-0.07 nDCG@10 on both FAQ benchmarks: text that reads
   like an answer is near many questions because it answers many).

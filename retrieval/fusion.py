@@ -73,11 +73,15 @@ class Fuser:
     def weight(self, name: str) -> float:
         return 1.0 if self.weights is None else self.weights.get(name, 0.0)
 
-    def fuse(self, lists: Mapping[str, Sequence[Ranked]], may_decide: Collection[str] | None = None) -> list[Fused]:
+    def fuse(self, lists: Mapping[str, Sequence[Ranked]], may_decide: Collection[str] | None = None,
+             weights: Mapping[str, float] | None = None) -> list[Fused]:
         """One list, best first; every id that appears in any input list appears once.
 
-        `may_decide` names the lists allowed to gain weight by singling out a candidate (default: all).
+        `may_decide` names the lists allowed to gain weight by singling out a candidate (default: all);
+        `weights` replaces the base weights for this query (the caller's reading of the query's shape).
         """
+        if weights is not None:
+            return Fuser(self.mode, weights, self.rrf_k).fuse(lists, may_decide)
         lists = {name: items for name, items in lists.items() if items and self.weight(name) > 0}
         if self.mode is FusionMode.RRF:
             contributions = {name: self._rrf(items) for name, items in lists.items()}
