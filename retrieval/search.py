@@ -212,8 +212,7 @@ class Searcher:
         hits = [self._hit(points[f.id], f, vectors.text) for f in fused if f.id not in request.exclude_ids]
         if request.mode is SearchMode.RERANK and vectors.text:
             hits = self._rerank(vectors.text, hits)
-        # Only WEIGHTED scores are relevance estimates, and only a calibrated
-        # index (enough segments to know chance level) can tell weak from strong.
+        # The cutoff reads the WEIGHTED fusion's parts (standardised lists, dense z above chance).
         if request.cutoff and self.fuser.mode is FusionMode.WEIGHTED:
             terms, pairs = set(tokenize(vectors.text)), set(word_pairs(all_words(vectors.text)))
             hits = [h for h in hits if self._relevant(h, terms, pairs)]
