@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("dataset", type=Path,
                           help="folder with corpus.jsonl, queries.jsonl, qrels/test.tsv (and files/ for a media set, "
                                "whose file names are the corpus ids)")
-    evaluate.add_argument("--mode", choices=["bm25", "dense", "hybrid", "hybrid+cutoff", "rerank", "all"],
+    evaluate.add_argument("--mode", choices=["bm25", "dense", "hybrid", "hybrid+cutoff", "rerank", "phrase", "all"],
                           default="all", help="all: bm25, dense, hybrid, hybrid+cutoff and rerank")
     evaluate.add_argument("--index-dir", type=Path,
                           help="keep the set's index here and reuse it while models, ingestion code and files are "

@@ -64,11 +64,8 @@ class Run:
 
 
 RUNS = {
-    "bm25": Run("bm25", SearchMode.BM25, False),
-    "dense": Run("dense", SearchMode.DENSE, False),
-    "hybrid": Run("hybrid", SearchMode.HYBRID, False),
+    **{mode.value: Run(mode.value, mode, False) for mode in SearchMode},
     "hybrid+cutoff": Run("hybrid+cutoff", SearchMode.HYBRID, True),
-    "rerank": Run("rerank", SearchMode.RERANK, False),
     "default": Run("default", None, False),
     "default+cutoff": Run("default+cutoff", None, True),
 }
