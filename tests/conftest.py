@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pymupdf
 import pytest
@@ -13,6 +16,16 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests must never reach for a mod
 
 from omnidex.config import Settings  # noqa: E402
 from omnidex.service import Omnidex  # noqa: E402
+
+
+def load_bench_script(name: str) -> ModuleType:
+    """A script under bench/ (not a package) as a module, for testing its builders."""
+    path = Path(__file__).resolve().parents[1] / "bench" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
+    spec.loader.exec_module(module)
+    return module
 
 
 def make_settings(data_dir: Path, **overrides) -> Settings:

@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
-import sys
 import wave
 from pathlib import Path
 
 import pytest
 
 from retrieval.evaluation import is_media_set, load_beir
+from tests.conftest import load_bench_script
 
-SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "devsets.py"
-
-
-def _load_builders():
-    spec = importlib.util.spec_from_file_location("devsets", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
-
-
-devsets = _load_builders()
+devsets = load_bench_script("devsets")
 
 
 def _svg(path: Path, title: str, creator: str) -> Path:

@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "faq_to_beir.py"
+from tests.conftest import load_bench_script
 
 # Measured on debian-faq 11.1 (119 queries, 148 docs), r-doc-pdf 4.2.2 (77 queries, 94 docs) and
 # python3.11-doc 3.11.2 (168 queries, 170 docs);
 # the floors leave room for later FAQ editions without letting a broken splitter pass.
 MINIMUMS = {"debian-faq": (100, 120), "r-faq": (60, 80), "python-faq": (150, 160)}  # (queries, docs)
-
-
-def _load_converter():
-    spec = importlib.util.spec_from_file_location("faq_to_beir", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
 
 
 def _read_jsonl(path: Path) -> dict[str, dict[str, str]]:
@@ -38,7 +27,7 @@ def _read_jsonl(path: Path) -> dict[str, dict[str, str]]:
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
         pytest.skip("apt-get/dpkg-deb not available: the FAQs are fetched as Debian packages")
-    converter = _load_converter()
+    converter = load_bench_script("faq_to_beir")
     root = tmp_path_factory.mktemp("faq")
     out, cache = root / "beir", root / "cache"
     return {
