@@ -17,7 +17,6 @@ import av
 import numpy as np
 
 from ingest.errors import ExtractionError
-from ingest.limits import check_duration
 
 log = logging.getLogger(__name__)
 
@@ -110,16 +109,3 @@ def audio_blocks(path: Path, sr: int = SAMPLE_RATE, max_seconds: float | None = 
         log.warning("%s: skipped %d damaged audio packets", path, skipped)
     if not decoded:
         raise ExtractionError("the audio stream holds no decodable sound")
-
-
-def decode_audio_within(path: Path, max_seconds: float, sr: int = SAMPLE_RATE) -> np.ndarray:
-    """All of the first audio stream, or ExtractionError naming the limit when it is longer than max_seconds.
-
-    The header's duration refuses a long file before decoding; headers can be
-    missing or wrong, so the decoded samples are held to the limit too, and
-    decoding stops a second past it.
-    """
-    check_duration(media_duration(path), max_seconds)
-    audio = decode_audio(path, sr, max_seconds=max_seconds + 1.0)
-    check_duration(len(audio) / sr, max_seconds)
-    return audio

@@ -55,7 +55,6 @@ MAX_LIMIT = 1000
 # ("recreate": the old vectors are still to be dropped; "resume": files are being re-embedded).
 MODELS_META = "models"
 REINDEX_META = "reindex"
-CALIBRATION_META = "calibration"
 LEGACY_TEXT_MODEL_META = "text_model"
 
 
@@ -188,7 +187,7 @@ class Omnidex:
             if report.store_problem:
                 progress.notice(report.store_problem)
                 self._replace_store()
-                self.catalog.restart_all({CALIBRATION_META: None})
+                self.catalog.restart_all({})
             elif report.missing:
                 files = sum(len(p) for p in report.paths.values())
                 progress.notice(f"the index lacks the segments of {files} catalogued file(s): indexing them again")
@@ -255,7 +254,7 @@ class Omnidex:
                 reason = f"the models changed ({'; '.join(changes)})" if changes else "reindex requested"
                 progress.notice(f"{reason}: re-embedding all {files} indexed files in {self.settings.data_dir}")
                 self.catalog.restart_all({MODELS_META: json.dumps(model_versions(self.settings)),
-                                          REINDEX_META: "recreate", CALIBRATION_META: None})
+                                          REINDEX_META: "recreate"})
                 state = "recreate"
             else:
                 left = self.catalog.counts().get(INDEXING, 0)

@@ -221,15 +221,12 @@ def indexed(dataset_dir: Path, dataset: BeirDataset, settings: Settings | None =
 @contextmanager
 def _opened(data_dir: Path, dataset: BeirDataset, settings: Settings | None, progress: Progress | None,
             reuse: bool) -> Iterator[Omnidex]:
-    from omnidex.service import CALIBRATION_META, Omnidex
+    from omnidex.service import Omnidex
 
     base = settings or Settings()
     app = Omnidex(base.model_copy(update={"data_dir": data_dir}))
     try:
-        if reuse:
-            # Calibration is retrieval's to compute: a cached one would hide a change to it.
-            app.catalog.set_meta(CALIBRATION_META, None)
-        else:
+        if not reuse:
             _index(app, dataset, progress)
             (data_dir / _COMPLETE).write_text(json.dumps({"segments": app.status()["points"],
                                                           "ingestion code": ingestion_fingerprint()}))
