@@ -85,3 +85,5 @@ def _vectors(app: Omnidex, text: str):
 def test_questions_are_told_from_statements() -> None:
     assert not is_question("harbour crane will be inspected")
     assert is_question("what is a harbour crane")
+    assert is_question("is a harbour crane tall?")
+    assert not is_question("is based on the")  # four words heard in a recording, not a question
