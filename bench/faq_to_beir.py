@@ -1,4 +1,4 @@
-"""Build BEIR-format retrieval benchmarks from two real FAQs shipped as Debian packages.
+"""Build BEIR-format retrieval benchmarks from real FAQs shipped as Debian packages.
 
     .venv/bin/python bench/faq_to_beir.py [--out bench/out/beir] [--cache bench/out/cache]
 
@@ -9,8 +9,10 @@ empty), otherwise retrieval would just be string matching on the question.
 
 - debian-faq: DocBook HTML chapters (package `debian-faq`).
 - r-faq: R-FAQ.pdf (package `r-doc-pdf`), split with the PDF outline.
-- python-faq: the Python FAQ's Sphinx HTML (package `python3.11-doc`): long answers with code, like
-  the perlfaq our held-back check uses.
+- python-faq: the Python FAQ's Sphinx HTML (package `python3.11-doc`): answers with code (median
+  about 100 words).
+- shell-faq: the zsh FAQ (`zsh-common`) and the Git FAQ (`git-doc`): long answers with code and
+  examples (median about 200 words, up to 1,300), like the perlfaq our held-back check uses.
 
 Packages are fetched with `apt-get download` into the cache folder (once) and
 unpacked with `dpkg-deb -x`. Each dataset is written as
@@ -20,6 +22,7 @@ DEST/<name>/{corpus.jsonl, queries.jsonl, qrels/test.tsv}.
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import re
 import shutil
@@ -40,6 +43,7 @@ DEBIAN_FAQ = "debian-faq"
 R_FAQ = "r-faq"
 PYTHON_FAQ = "python-faq"
 PYTHON_DOC = "python3.11-doc"
+SHELL_FAQ = "shell-faq"
 
 # A heading is a question if it has a question mark or opens like one ("How to report a bug").
 _QUESTION_START = re.compile(
@@ -56,7 +60,7 @@ class Section:
     number: str  # "7.31"; a bare chapter number ("7") for a chapter's introduction
     heading: str  # without the number
     text: str
-    chapter_intro: bool = False  # chapter intros are corpus-only: their titles are topics, not questions
+    corpus_only: bool = False  # chapter intros (their titles are topics, not questions) and distractors
 
 
 # --------------------------------------------------------------------------- shared helpers
@@ -133,7 +137,7 @@ def write_beir(dest: Path, name: str, sections: Iterable[Section]) -> Path:
     qrels: list[tuple[str, str]] = []
     seen: set[str] = set()
     for section in sections:
-        queryable = not section.chapter_intro and is_question(section.heading)
+        queryable = not section.corpus_only and is_question(section.heading)
         text = clean_text(_strip_question(section) if queryable else section.text)
         if word_count(text) < MIN_WORDS:
             continue
@@ -178,7 +182,7 @@ class _DocBookSections(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.sections: list[Section] = []
-        self._current: tuple[str, str, bool] | None = None  # (number, heading, chapter_intro)
+        self._current: tuple[str, str, bool] | None = None  # (number, heading, corpus_only)
         self._body: list[str] = []
         self._heading: list[str] | None = None
         self._div_depth = 0
@@ -245,7 +249,7 @@ class _DocBookSections(HTMLParser):
     def _flush(self) -> None:
         if self._current is not None:
             number, heading, intro = self._current
-            self.sections.append(Section(number, heading, "".join(self._body), chapter_intro=intro))
+            self.sections.append(Section(number, heading, "".join(self._body), corpus_only=intro))
         self._body = []  # text before the first numbered heading (title page, abstract) is dropped
 
     def close(self) -> None:
@@ -325,6 +329,59 @@ def build_python_faq(dest: Path, cache: Path) -> Path:
     if not found:
         raise RuntimeError(f"no html/faq folder under {root}/usr/share/doc")
     return write_beir(dest, PYTHON_FAQ, sphinx_faq_sections(found[0]))
+
+
+# --------------------------------------------------------------------------- zsh and Git FAQs (text)
+
+# "3.1: Why does `$var' where `var="foo bar"' not do what I expect?" opens a section; the table of
+# contents writes "3.1." instead, and "Chapter 3: ..." lines or "Acknowledgments:" close one.
+_ZSH_SECTION = re.compile(r"^(\d+\.\d+): (.+)$")
+_ZSH_END = re.compile(r"^(Chapter \d+:|Acknowledgments:)")
+# "What does `http.postBuffer` really do?::" after an "[[anchor]]" line; "GIT" closes the last answer.
+_GIT_QUESTION = re.compile(r"^(.+)::$")
+
+
+def zsh_faq_sections(text: str) -> list[Section]:
+    """The numbered sections of the zsh FAQ's plain-text edition."""
+    sections: list[Section] = []
+    current: tuple[str, str] | None = None
+    body: list[str] = []
+    for line in text.splitlines() + ["Acknowledgments:"]:
+        opened, closed = _ZSH_SECTION.match(line), _ZSH_END.match(line)
+        if (opened or closed) and current:
+            sections.append(Section(f"zsh-{current[0]}", current[1].strip(), "\n".join(body)))
+            current = None
+        if opened:
+            current, body = (opened.group(1), opened.group(2)), []
+        elif current:
+            body.append(line)
+    return sections
+
+
+def git_faq_sections(text: str) -> list[Section]:
+    """The questions of gitfaq(7)'s AsciiDoc source, each with the answer under it."""
+    sections: list[Section] = []
+    lines = text.splitlines()
+    starts = [i for i, line in enumerate(lines) if _GIT_QUESTION.match(line) and i and lines[i - 1].startswith("[[")]
+    ends = starts[1:] + [next(i for i, line in enumerate(lines) if line == "GIT")]
+    for n, (start, end) in enumerate(zip(starts, ends), 1):
+        # Drop the next question's anchor and AsciiDoc's block markers ("+", "----").
+        body = [line for line in lines[start + 1:end] if not line.startswith("[[") and line not in ("+", "----")]
+        sections.append(Section(f"git-{n}", _GIT_QUESTION.match(lines[start]).group(1), "\n".join(body)))
+    return sections
+
+
+def build_shell_faq(dest: Path, cache: Path) -> Path:
+    """zsh and Git FAQs -> DEST/shell-faq.
+
+    No distractors from other FAQs: "What is it?" and "Where do I get it?" ask about the FAQ's own subject.
+    """
+    zsh = fetch_package("zsh-common", cache) / "usr" / "share" / "doc" / "zsh-common" / "FAQ.gz"
+    git = fetch_package("git-doc", cache) / "usr" / "share" / "doc" / "git-doc" / "gitfaq.txt"
+    if not (zsh.is_file() and git.is_file()):
+        raise RuntimeError(f"the zsh FAQ or gitfaq.txt is missing under {cache}")
+    return write_beir(dest, SHELL_FAQ, [*zsh_faq_sections(gzip.decompress(zsh.read_bytes()).decode("utf-8")),
+                                        *git_faq_sections(git.read_text(encoding="utf-8"))])
 
 
 # --------------------------------------------------------------------------- R FAQ (PDF)
@@ -415,7 +472,7 @@ def pdf_outline_sections(pdf: Path) -> list[Section]:
     for i, (number, title, _) in enumerate(entries):
         end = spans[i + 1][0] if i + 1 < len(spans) else len(full)
         text = drop_quoted_titles(_dehyphenate(full[spans[i][1] : end])).replace("c\u20dd", "\u00a9")
-        sections.append(Section(number, title, text, chapter_intro="." not in number))
+        sections.append(Section(number, title, text, corpus_only="." not in number))
     return sections
 
 
@@ -441,7 +498,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="destination of the BEIR folders")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="where the .deb files are kept")
     args = parser.parse_args(argv)
-    for build in (build_debian_faq, build_r_faq, build_python_faq):
+    for build in (build_debian_faq, build_r_faq, build_python_faq, build_shell_faq):
         folder = build(args.out, args.cache)
         docs = _count_lines(folder / "corpus.jsonl")
         queries = _count_lines(folder / "queries.jsonl")
