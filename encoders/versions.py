@@ -16,7 +16,8 @@ from encoders.packaged import PACKAGED
 from omnidex.config import Settings
 
 # Raised when Omnidex changes how it turns content into vectors (templates, chunking, pooling).
-INDEX_FORMAT = "2"  # 2: word pairs beside content terms in the BM25 vectors
+# 2: word pairs beside content terms in the BM25 vectors; 3: each text chunk's context window vector.
+INDEX_FORMAT = "3"
 
 
 def model_versions(settings: Settings) -> dict[str, str]:

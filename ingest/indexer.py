@@ -27,6 +27,8 @@ from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 
+import numpy as np
+
 from encoders.bm25 import Bm25Encoder
 from ingest.audio import extract_audio
 from ingest.catalog import FAILED, INDEXED, INDEXING, Catalog, FileRecord
@@ -128,6 +130,7 @@ class Indexer:
         self.thumbnails_dir = thumbnails_dir
         self.batch_size = batch_size
         self.exclude = exclude  # never index our own data directory
+        self._windows: dict[str, np.ndarray] = {}  # context windows of the last batch, by text
 
     def ingest(self, roots: Iterable[Path], progress: Progress | None = None) -> IngestReport:
         """Bring the index in line with what is under `roots` now (files or folders, present or gone)."""
@@ -230,8 +233,9 @@ class Indexer:
         now = datetime.now(UTC)
         for doc_id, text in documents:
             asset = Asset(Path(doc_id), doc_id, FileType.TEXT, "text/plain", len(text), now)
-            for n, chunk in enumerate(self.ctx.chunker.split(text)):
-                pending.append((asset, Segment(locator=f"c{n}", modality=Modality.TEXT, text=chunk)))
+            for n, chunk in enumerate(self.ctx.chunker.chunks(text)):
+                pending.append((asset, Segment(locator=f"c{n}", modality=Modality.TEXT, text=chunk.text,
+                                               context=chunk.window)))
             if len(pending) >= batch:
                 written += self._write_pending(pending)
                 pending = []
@@ -284,11 +288,22 @@ class Indexer:
         return [self._point(asset, info, s) for s in segments]
 
     def _embed(self, segments: list[Segment]) -> None:
-        """Text is embedded here, in one call per batch; other modalities arrive embedded."""
+        """Text is embedded here, in one call per batch (chunks and their context windows, each window
+        once); other modalities arrive embedded."""
         to_embed = [s for s in segments if s.vector is None]
-        if to_embed:
-            for segment, vector in zip(to_embed, self.ctx.models.text.encode_document([s.text for s in to_embed])):
+        wanted = {s.context for s in segments if s.context}
+        # A window's chunks may straddle two batches: the previous batch's windows are kept for this one.
+        known = {w: v for w, v in self._windows.items() if w in wanted}
+        windows = [w for w in dict.fromkeys(s.context for s in segments if s.context) if w not in known]
+        if to_embed or windows:
+            vectors = self.ctx.models.text.encode_document([s.text for s in to_embed] + windows)
+            for segment, vector in zip(to_embed, vectors):
                 segment.vector = vector
+            known.update(zip(windows, vectors[len(to_embed):]))
+        self._windows = known
+        for segment in segments:
+            if segment.context:
+                segment.context_vector = known[segment.context]
 
     def _point(self, asset: Asset, info: dict, segment: Segment) -> PointRecord:
         vectors: dict[str, VectorValue] = {"text": segment.vector.tolist()}
@@ -297,6 +312,8 @@ class Indexer:
             vectors["bm25"] = sparse
         if segment.clip is not None:
             vectors["clip"] = segment.clip.tolist()
+        if segment.context_vector is not None:
+            vectors["context"] = segment.context_vector.tolist()
         payload = segment_payload(asset, info, segment)
         if not is_clean(str(asset.path)):  # shown with U+FFFD (the store's rule); these bytes reopen it
             payload["path_bytes"] = raw_bytes_hex(asset.path)

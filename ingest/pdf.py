@@ -118,9 +118,9 @@ def _page_segments(doc: pymupdf.Document, ctx: ExtractContext, losses: Losses) -
                 raise
             except Exception as e:
                 raise ExtractionError(f"page {number} cannot be read: {e}") from e
-            for n, chunk in enumerate(ctx.chunker.split(budget.take(text, number))):
-                yield Segment(locator=f"p{number}:c{n}", modality=modality, text=chunk, page=number,
-                              thumbnail=thumbnail if n == 0 else None)
+            for n, chunk in enumerate(ctx.chunker.chunks(budget.take(text, number))):
+                yield Segment(locator=f"p{number}:c{n}", modality=modality, text=chunk.text, page=number,
+                              thumbnail=thumbnail if n == 0 else None, context=chunk.window)
             if figures:
                 locators = [f"p{number}:img{xref}" for xref, _ in figures]
                 yield from image_segments([im for _, im in figures], ctx, locators, page=number)

@@ -112,9 +112,10 @@ def _slide_segments(path: Path, slides: list[SlideContent], ctx: ExtractContext,
             largest = max(pictures, key=lambda im: im.width * im.height)
             thumbnail = thumbnail_jpeg(largest, s.thumbnail_px)
         extra = {"slide_title": slide.title} if slide.title else {}
-        for n, chunk in enumerate(ctx.chunker.split(budget.take(slide.text(), slide.number))):
-            yield Segment(locator=f"s{slide.number}:c{n}", modality=Modality.TEXT, text=chunk, slide=slide.number,
-                          extra=dict(extra), thumbnail=thumbnail if n == 0 else None)
+        for n, chunk in enumerate(ctx.chunker.chunks(budget.take(slide.text(), slide.number))):
+            yield Segment(locator=f"s{slide.number}:c{n}", modality=Modality.TEXT, text=chunk.text,
+                          slide=slide.number, extra=dict(extra), thumbnail=thumbnail if n == 0 else None,
+                          context=chunk.window)
         if pictures:
             locators = [f"s{slide.number}:img{i}" for i in range(len(pictures))]
             yield from image_segments(pictures, ctx, locators, slide=slide.number)

@@ -66,6 +66,9 @@ class Segment:
     vector: np.ndarray | None = field(default=None, repr=False)
     clip: np.ndarray | None = field(default=None, repr=False)
     thumbnail: bytes | None = field(default=None, repr=False)
+    # A text chunk's context window (ingest/chunking.py) and, once embedded, its vector.
+    context: str | None = field(default=None, repr=False)
+    context_vector: np.ndarray | None = field(default=None, repr=False)
 
 
 def point_id(asset_id: str, locator: str) -> str:

@@ -99,7 +99,7 @@ class Omnidex:
             return self._store
 
     def _open_store(self, recreate: bool = False) -> Store:
-        dense = {"text": self.text_encoder.dim}
+        dense = {"text": self.text_encoder.dim, "context": self.text_encoder.dim}
         if self.models.clip is not None:
             dense["clip"] = self.models.clip.dim
         schema = Schema(dense=dense, sparse=("bm25",), payload_indexes=PAYLOAD_INDEXES)
@@ -119,7 +119,9 @@ class Omnidex:
         s = self.settings
         encoder = self.text_encoder
         chunk_tokens = min(s.chunk_tokens, encoder.max_tokens - 8)
-        chunker = TextChunker(encoder.count_tokens, chunk_tokens, s.chunk_overlap_tokens)
+        # Context windows cost an encoding each; with no weight at query time they are not made.
+        window_tokens = encoder.max_tokens - 8 if s.context_weight > 0 else 0
+        chunker = TextChunker(encoder.count_tokens, chunk_tokens, s.chunk_overlap_tokens, window_tokens)
         ctx = ExtractContext(s, self.models, chunker)
         return Indexer(self.catalog, self.store, ctx, self.bm25, self.thumbnails_dir, s.write_batch_size,
                        exclude=(s.data_dir.absolute(),))
@@ -134,7 +136,7 @@ class Omnidex:
         fuser = Fuser(FusionMode(s.fusion), {"dense": s.dense_weight, "bm25": s.bm25_weight, "phrase": s.phrase_weight,
                                             "clip": s.clip_weight},
                       s.rrf_k)
-        config = RetrievalConfig(s.prefetch_limit, s.rerank_top_k, s.rerank_weight)
+        config = RetrievalConfig(s.prefetch_limit, s.rerank_top_k, s.rerank_weight, s.context_weight)
         return Searcher(self.store, self.text_encoder, self.bm25, fuser, config, self.calibration, self.cross_encoder)
 
     def cross_encoder(self) -> CrossEncoder | None:

@@ -180,6 +180,7 @@ class RetrievalConfig:
     prefetch_limit: int = 100
     rerank_top_k: int = 30
     rerank_weight: float = 0.25
+    context_weight: float = 1.0  # share of a chunk's context window in its dense score
 
 
 class Searcher:
@@ -265,11 +266,10 @@ class Searcher:
         if vectors.dense is not None and mode not in (SearchMode.BM25, SearchMode.PHRASE):
             found = self.store.search("text", vectors.dense.tolist(), depth, flt, with_vectors=True)
             if found:
+                scores, seen = self._with_context(vectors.dense, found)
                 # Cosines become standard deviations above chance (retrieval/calibration.py), so a photo's
                 # ConSE vector and a page chunk compete on one scale and a picture near everything wins nothing.
-                z = self.calibration.z(np.array([p.score for p in found]),
-                                       np.array([p.vectors["text"] for p in found], dtype=np.float32),
-                                       [p.payload.get("modality", "") for p in found])
+                z = self.calibration.z(scores, seen, [p.payload.get("modality", "") for p in found])
                 lists["dense"] = _sorted([Ranked(p.id, float(s), p.payload.get("asset_id")) for p, s in zip(found, z)])
                 points.update((p.id, p) for p in found)
         if vectors.clip is not None and mode not in (SearchMode.BM25, SearchMode.PHRASE):
@@ -277,6 +277,23 @@ class Searcher:
             lists["clip"] = [Ranked(p.id, p.score, p.payload.get("asset_id")) for p in found]
             points.update((p.id, p) for p in found)
         return {name: items for name, items in lists.items() if items}, points
+
+    def _with_context(self, query: np.ndarray, found: list[ScoredPoint]) -> tuple[np.ndarray, np.ndarray]:
+        """Each chunk's cosine plus a share of its context window's, and the vector that scores so.
+
+        A chunk without a window (a short page, a picture, a sound) counts its own cosine for both, so
+        its calibrated score is what it was alone; the sum is linear, so calibration's chance level
+        for the summed vector is that of the summed score.
+        """
+        share = self.config.context_weight
+        own = np.array([p.vectors["text"] for p in found], dtype=np.float32)
+        if share <= 0:
+            return np.array([p.score for p in found]), own
+        window = np.array([p.vectors.get("context", p.vectors["text"]) for p in found], dtype=np.float32)
+        window /= np.maximum(np.linalg.norm(window, axis=1, keepdims=True), 1e-12)
+        own_unit = own / np.maximum(np.linalg.norm(own, axis=1, keepdims=True), 1e-12)
+        seen = own_unit + share * window
+        return seen @ np.asarray(query, dtype=np.float32) / np.linalg.norm(query), seen
 
     def _hit(self, point: ScoredPoint, fused: Fused, query: str) -> SearchHit:
         hit = SearchHit.from_point(point, query)
