@@ -182,7 +182,7 @@ def warm_up(hub: ModelHub) -> float:
     start = time.perf_counter()
     hub.text.encode_document(["warm up the text encoder"])
     picture = Image.fromarray(np.random.default_rng(0).integers(0, 255, (260, 260, 3), dtype=np.uint8))
-    hub.image_conse.embed(hub.image_tagger.predict([picture]))
+    hub.embed_pictures([picture])
     with tempfile.TemporaryDirectory() as tmp:  # real speech, so Whisper decodes rather than VAD skipping it
         audio, _ = read_wav(speak("Warming up the speech recogniser before the clock starts.", Path(tmp) / "w.wav"))
     hub.sound_conse.embed(hub.sound_tagger.predict(audio, SAMPLE_RATE)[1].mean(axis=0))

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from encoders.base import TextEncoder
 from encoders.conse import Conse
@@ -11,6 +14,9 @@ from encoders.text import load_text_encoder
 from omnidex.config import Settings
 
 if TYPE_CHECKING:
+    from PIL import Image
+
+    from encoders.binding import Binding
     from encoders.clip import ClipEncoder
     from encoders.image_tagger import ImageTagger
     from encoders.sound_events import SoundTagger
@@ -50,6 +56,25 @@ class ModelHub:
         return Conse(self.text, self.image_tagger.labels, IMAGE_TEMPLATES, s.conse_top_k, s.model_cache_dir,
                      descriptions=imagenet_descriptions(), description_weight=s.conse_description_weight,
                      temperature=s.conse_temperature)
+
+    @cached_property
+    def image_binding(self) -> Binding | None:
+        """The learned projection for this image and text model, when one ships and is weighed in."""
+        from encoders.binding import load_binding
+
+        s = self.settings
+        return load_binding(s.image_model, s.text_model) if s.image_binding_weight > 0 else None
+
+    def embed_pictures(self, pictures: Sequence[Image.Image]) -> tuple[np.ndarray, np.ndarray]:
+        """Class probabilities and text-space vectors of RGB pictures: ConSE of the labels, bound with the
+        learned projection of the features the labels come from (encoders/binding.py) when there is one."""
+        from encoders.binding import bind
+
+        probs, features = self.image_tagger.predict_with_features(pictures)
+        vectors = self.image_conse.embed(probs)
+        if self.image_binding is not None and len(pictures):
+            vectors = bind(vectors, self.image_binding.project(features), self.settings.image_binding_weight)
+        return probs, vectors
 
     @cached_property
     def sound_tagger(self) -> SoundTagger:

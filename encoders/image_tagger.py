@@ -25,6 +25,7 @@ from encoders.runtime import cache_file_intact, cpu_threads, onnx_session, resol
 
 LABELS_FILE = Path(__file__).parent / "data" / "imagenet_labels.txt"
 WORDNET_FILE = Path(__file__).parent / "data" / "imagenet_wordnet.tsv"  # built by data/build_label_data.py
+FEATURE_DIM = 1280  # EfficientNet-Lite's head width
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,8 @@ def imagenet_descriptions() -> tuple[str, ...]:
     return tuple(out)
 
 
-Classifier = Callable[[np.ndarray], np.ndarray]  # (n, 3, px, px) pixels -> (n, 1000) logits
+# (n, 3, px, px) pixels -> (n, 1000) logits and (n, 1280) pooled features (what the last layer reads)
+Classifier = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 class ImageTagger:
@@ -133,14 +135,21 @@ class ImageTagger:
 
     def predict(self, images: Sequence[Image.Image]) -> np.ndarray:
         """(n, 1000) float32 class probabilities, computed in batches of batch_size."""
-        out = np.zeros((len(images), len(self.labels)), dtype=np.float32)
+        return self.predict_with_features(images)[0]
+
+    def predict_with_features(self, images: Sequence[Image.Image]) -> tuple[np.ndarray, np.ndarray]:
+        """Class probabilities and the pooled features they come from (encoders/binding.py reads those)."""
+        probs = np.zeros((len(images), len(self.labels)), dtype=np.float32)
+        features = np.zeros((len(images), FEATURE_DIM), dtype=np.float32)
         if not images:
-            return out
+            return probs, features
         classify = self._load()
         for start in range(0, len(images), self.batch_size):
             batch = np.stack([self.preprocess(im) for im in images[start : start + self.batch_size]])
-            out[start : start + len(batch)] = _softmax(classify(batch))
-        return out
+            logits, pooled = classify(batch)
+            probs[start : start + len(batch)] = _softmax(logits)
+            features[start : start + len(batch)] = pooled
+        return probs, features
 
     def text_likelihood(self, probs: np.ndarray) -> np.ndarray:
         """Per image, the probability that it shows a document, screen, sign or label."""
@@ -168,23 +177,28 @@ def _torch_classifier(spec: TaggerSpec, device: str, threads: int) -> Classifier
 
     model = _build_model(spec, device, threads)
 
-    def classify(pixels: np.ndarray) -> np.ndarray:
+    def classify(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         tensor = torch.from_numpy(pixels).to(device).contiguous(memory_format=torch.channels_last)
         with torch.inference_mode():
-            return model(tensor).float().cpu().numpy()
+            logits, pooled = model(tensor)
+            return logits.float().cpu().numpy(), pooled.float().cpu().numpy()
 
     return classify
 
 
 def _onnx_classifier(spec: TaggerSpec, cache_dir: Path, threads: int) -> Classifier:
     session = onnx_session(str(onnx_export(spec, cache_dir)), "cpu", threads)
-    return lambda pixels: session.run(None, {"pixels": pixels})[0]
+    def classify(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        logits, pooled = session.run(None, {"pixels": pixels})
+        return logits, pooled
+
+    return classify
 
 
 def onnx_export(spec: TaggerSpec, cache_dir: Path) -> Path:
     """The fused network as ONNX, exported once per weights file (a few seconds) and kept."""
     weights = _weights_path(spec)
-    target = cache_dir / f"{spec.architecture}-{weights.stat().st_size}.onnx"
+    target = cache_dir / f"{spec.architecture}-{weights.stat().st_size}-features.onnx"
     if cache_file_intact(target):
         return target
     import torch
@@ -194,7 +208,8 @@ def onnx_export(spec: TaggerSpec, cache_dir: Path) -> Path:
     with written_atomically(target) as temp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter's notes on constant folding are not the user's concern
         torch.onnx.export(model, (example,), str(temp), dynamo=False, opset_version=17, input_names=["pixels"],
-                          output_names=["logits"], dynamic_axes={"pixels": {0: "n"}, "logits": {0: "n"}})
+                          output_names=["logits", "features"],
+                          dynamic_axes={"pixels": {0: "n"}, "logits": {0: "n"}, "features": {0: "n"}})
     return target
 
 
@@ -210,7 +225,27 @@ def _build_model(spec: TaggerSpec, device: str, threads: int):
     model.load_state_dict(state, strict=True)
     model.eval()
     _fuse_for_inference(model)
-    return model.to(device).to(memory_format=torch.channels_last)
+    return _WithFeatures(model).to(device).to(memory_format=torch.channels_last)
+
+
+class _WithFeatures:
+    """The classifier's logits and the pooled features its last layer reads (dropout is off in eval).
+
+    Built as a torch module on first use, so importing this module needs no torch."""
+
+    def __new__(cls, network):
+        from torch import nn
+
+        class WithFeatures(nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.network = network
+
+            def forward(self, pixels):
+                pooled = self.network.extract_features(pixels).mean(dim=(2, 3))
+                return self.network._fc(pooled), pooled
+
+        return WithFeatures()
 
 
 def _fuse_for_inference(model) -> None:

@@ -29,7 +29,16 @@ def model_versions(settings: Settings) -> dict[str, str]:
         "sound model": describe(settings.sound_model),
         "speech model": describe(settings.speech_model),
         "clip model": describe(settings.clip_model) if settings.clip_model else "none",
+        "image binding": describe_binding(settings),
     }
+
+
+def describe_binding(settings: Settings) -> str:
+    """The learned picture projection's fingerprint and weight: new weights mean new picture vectors."""
+    from encoders.binding import load_binding
+
+    binding = load_binding(settings.image_model, settings.text_model) if settings.image_binding_weight > 0 else None
+    return "none" if binding is None else f"{binding.fingerprint} x{settings.image_binding_weight:g}"
 
 
 def describe(model: str) -> str:

@@ -179,7 +179,7 @@ def image_segment(image: Image.Image, ctx: ExtractContext, locator: str, modalit
 def image_segments(images: Sequence[Image.Image], ctx: ExtractContext, locators: Sequence[str],
                    modality: Modality = Modality.IMAGE, **position: Any) -> list[Segment]:
     """Pictures as segments, in order: tags and OCR text as their words, a text-space vector
-    (ConSE of the tags, blended with the OCR text's embedding), a CLIP vector when one is
+    (ConSE of the tags bound with the learned projection, blended with the OCR text's embedding), a CLIP vector when one is
     configured, and a thumbnail. `position` (page=, slide=, t0=...) is set on every segment."""
     if len(images) != len(locators):
         raise ValueError("one locator per image")
@@ -187,8 +187,7 @@ def image_segments(images: Sequence[Image.Image], ctx: ExtractContext, locators:
         return []
     models, settings = ctx.models, ctx.settings
     pictures = [im if im.mode == "RGB" else as_rgb(im) for im in images]
-    probs = models.image_tagger.predict(pictures)
-    vectors = models.image_conse.embed(probs)
+    probs, vectors = models.embed_pictures(pictures)
     text_likelihood = models.image_tagger.text_likelihood(probs)
     # A sign the classifier is sure of may still be a glyph; an object it is sure of is not.
     reads = [_read_text(im, float(p), float(row.max()) < GLYPH_MAX_CONFIDENCE or p >= TEXT_LIKELIHOOD,

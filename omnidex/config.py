@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     conse_top_k: int = 10
     conse_temperature: float = 3.0
     conse_description_weight: float = 0.25
+    # A picture's text-space vector adds this share of its learned projection (encoders/binding.py) to
+    # its ConSE vector; 0 keeps ConSE alone. Set on the picture dev sets (bench/train_binding.py): clip-art
+    # R@10 0.216 -> 0.377, KTuberling 0.243 -> 0.295; at 1.0 0.361 and 0.260.
+    image_binding_weight: float = Field(default=0.5, ge=0.0)
 
     # Extraction.
     ocr_language: str = "eng"

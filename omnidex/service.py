@@ -324,7 +324,7 @@ class Omnidex:
         check_range("text_weight", text_weight, 0.0, 1.0)
         models = self.models
         picture = as_rgb(image)
-        dense = models.image_conse.embed(models.image_tagger.predict([picture]))[0]
+        dense = models.embed_pictures([picture])[1][0]
         clip = models.clip.encode_images([picture])[0] if models.clip is not None else None
         parsed = parse_query(text, filters)
         if parsed.text:

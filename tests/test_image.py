@@ -59,8 +59,16 @@ def photo_segments(photo_files: dict[str, Path], ctx: ExtractContext) -> dict[st
 
 
 def _rank(query: str, segments: dict[str, Segment], ctx: ExtractContext) -> list[str]:
+    """Segments in the order search puts them: cosines calibrated per segment (retrieval/calibration.py),
+    since a glyph's OCR text vector and a photo's label mixture are not comparable raw."""
+    from retrieval.calibration import SegmentCalibration
+
     q = ctx.models.text.encode_query([query])[0]
-    return sorted(segments, key=lambda name: -float(segments[name].vector @ q))
+    names = list(segments)
+    vectors = np.array([segments[name].vector for name in names])
+    z = SegmentCalibration(ctx.models.text, ctx.settings.model_cache_dir).z(
+        vectors @ q, vectors, [segments[name].modality.value for name in names])
+    return [names[i] for i in np.argsort(-z)]
 
 
 @pytest.mark.parametrize(("query", "expected"), [("a cat", "chelsea"), ("a cup of coffee", "coffee")])

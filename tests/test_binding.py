@@ -1,0 +1,81 @@
+"""The learned picture projection (encoders/binding.py) on real photos with the real models: it ships for the
+default models, keeps what ConSE finds, trains from pairs, and counts as a model change when it changes.
+What it adds is measured on the picture dev sets by bench/train_binding.py (clip-art is trained on)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from encoders.binding import bind, binding_path, load_binding
+from encoders.hub import ModelHub
+from encoders.versions import model_versions
+from tests.conftest import load_bench_script, make_settings
+
+skdata = pytest.importorskip("skimage.data")
+
+PHOTOS = ("chelsea", "coffee", "astronaut", "rocket", "camera", "horse", "hubble_deep_field", "page", "clock")
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> ModelHub:
+    return ModelHub(make_settings(tmp_path_factory.mktemp("data")))
+
+
+@pytest.fixture(scope="module")
+def photos(hub: ModelHub) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """scikit-image's sample photos: (probabilities, pooled features, bound vectors)."""
+    pictures = [Image.fromarray(getattr(skdata, name)()).convert("RGB") for name in PHOTOS]
+    probs, features = hub.image_tagger.predict_with_features(pictures)
+    _, vectors = hub.embed_pictures(pictures)
+    return probs, features, vectors
+
+
+def _first(hub: ModelHub, query: str, vectors: np.ndarray) -> str:
+    return PHOTOS[int(np.argmax(vectors @ hub.text.encode_query([query])[0]))]
+
+
+def test_the_projection_ships_for_the_default_models(hub: ModelHub) -> None:
+    s = hub.settings
+    assert binding_path(s.image_model, s.text_model).is_file()
+    binding = hub.image_binding
+    assert binding is not None and binding.weight.shape == (1280, hub.text.dim)
+    assert binding_path(s.image_model, s.text_model).stat().st_size < 4_000_000  # a few MB, committed
+    assert load_binding(s.image_model, "all-minilm-l6-v2") is None  # another text space: ConSE alone
+
+
+@pytest.mark.parametrize(("query", "expected"), [("a cat", "chelsea"), ("a cup of coffee", "coffee"),
+                                                 ("a clock", "clock")])
+def test_bound_vectors_keep_what_conse_finds(hub: ModelHub, photos, query: str, expected: str) -> None:
+    probs, _, vectors = photos
+    assert _first(hub, query, hub.image_conse.embed(probs)) == expected
+    assert _first(hub, query, vectors) == expected
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_weight_zero_is_conse_alone_and_a_new_projection_is_a_model_change(hub: ModelHub, photos,
+                                                                           tmp_path: Path) -> None:
+    probs, features, vectors = photos
+    conse = hub.image_conse.embed(probs)
+    assert np.allclose(bind(conse, hub.image_binding.project(features), 0.0), conse, atol=1e-6)
+    alone = make_settings(tmp_path, image_binding_weight=0.0)
+    assert ModelHub(alone).image_binding is None
+    before, after = model_versions(hub.settings), model_versions(alone)
+    assert before["image binding"] != after["image binding"] == "none"
+    assert {k for k in before if before[k] != after[k]} == {"image binding"}  # reindex asked for, nothing else
+
+
+def test_training_binds_pictures_to_their_captions(hub: ModelHub, photos) -> None:
+    """The trainer of bench/train_binding.py on real features: each photo nearest its own caption."""
+    trainer = load_bench_script("train_binding")
+    _, features, _ = photos
+    captions = ["a tabby cat", "a cup of espresso", "an astronaut in a space suit", "a rocket on the launch pad",
+                "a man with a camera on a tripod", "a horse", "galaxies in the night sky", "a printed page",
+                "a wall clock"]
+    targets = hub.text.encode_query(captions)
+    binding = trainer.train(features, targets)
+    found = trainer.recall(targets, [{i} for i in range(len(captions))], binding.project(features))
+    assert found["R@1"] == 1.0, found
