@@ -225,27 +225,24 @@ def _build_model(spec: TaggerSpec, device: str, threads: int):
     model.load_state_dict(state, strict=True)
     model.eval()
     _fuse_for_inference(model)
-    return _WithFeatures(model).to(device).to(memory_format=torch.channels_last)
+    return _with_features(model).to(device).to(memory_format=torch.channels_last)
 
 
-class _WithFeatures:
-    """The classifier's logits and the pooled features its last layer reads (dropout is off in eval).
+def _with_features(network):
+    """The network as a module returning its logits and the pooled features its last layer reads (dropout is
+    off in eval), for ConSE and the learned projection (encoders/binding.py) from one pass."""
+    from torch import nn
 
-    Built as a torch module on first use, so importing this module needs no torch."""
+    class WithFeatures(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.network = network
 
-    def __new__(cls, network):
-        from torch import nn
+        def forward(self, pixels):
+            pooled = self.network.extract_features(pixels).mean(dim=(2, 3))
+            return self.network._fc(pooled), pooled
 
-        class WithFeatures(nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.network = network
-
-            def forward(self, pixels):
-                pooled = self.network.extract_features(pixels).mean(dim=(2, 3))
-                return self.network._fc(pooled), pooled
-
-        return WithFeatures()
+    return WithFeatures()
 
 
 def _fuse_for_inference(model) -> None:
