@@ -57,9 +57,16 @@ class TextChunker:
         windows = [w.strip() for w in self._windows.split_text(text) if w.strip()]
         window_spans = list(_spans(text, windows))
         placed = []
+        best = 0
         for chunk, (start, end) in zip(chunks, _spans(text, chunks)):
-            # The window holding most of the chunk; a window that is the chunk itself adds nothing.
-            best = max(range(len(windows)), key=lambda i: min(end, window_spans[i][1]) - max(start, window_spans[i][0]))
+            # The window holding most of the chunk. Chunks and windows both run in text order, so it never
+            # lies before the previous chunk's: one walk over the windows, not one per chunk.
+            def held(i: int) -> int:
+                return min(end, window_spans[i][1]) - max(start, window_spans[i][0])
+
+            while best + 1 < len(windows) and (window_spans[best][1] <= start or held(best + 1) > held(best)):
+                best += 1
+            # A window that is the chunk itself adds nothing.
             placed.append(Chunk(chunk, windows[best] if windows[best] != chunk else None))
         return placed
 
