@@ -11,6 +11,7 @@ pictures are placed by ConSE alone.
 from __future__ import annotations
 
 import hashlib
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,8 +49,8 @@ def load_binding(image_model: str, text_model: str) -> Binding | None:
     path = binding_path(image_model, text_model)
     if not path.is_file():
         return None
-    raw = path.read_bytes()
-    with np.load(path) as arrays:
+    raw = path.read_bytes()  # read once: the arrays and the fingerprint come from the same bytes
+    with np.load(io.BytesIO(raw)) as arrays:
         return Binding(arrays["mean"].astype(np.float32), arrays["scale"].astype(np.float32),
                        arrays["weight"].astype(np.float32), arrays["bias"].astype(np.float32),
                        hashlib.blake2b(raw, digest_size=8).hexdigest())

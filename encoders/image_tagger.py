@@ -188,6 +188,7 @@ def _torch_classifier(spec: TaggerSpec, device: str, threads: int) -> Classifier
 
 def _onnx_classifier(spec: TaggerSpec, cache_dir: Path, threads: int) -> Classifier:
     session = onnx_session(str(onnx_export(spec, cache_dir)), "cpu", threads)
+
     def classify(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         logits, pooled = session.run(None, {"pixels": pixels})
         return logits, pooled
