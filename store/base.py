@@ -110,12 +110,21 @@ class Schema:
     """Vectors and payload indexes of the one Omnidex collection.
 
     dense: name -> dimension (cosine distance); sparse: names of sparse
-    vectors, all with Qdrant's IDF modifier (BM25 weighting).
+    vectors, all with Qdrant's IDF modifier (BM25 weighting); kept: name ->
+    dimension of vectors stored as they are (dot distance, on disk) and never
+    searched: what the searched vectors were made from, to remake them later
+    (a classifier's features for `omnidex adapt`).
     """
 
     dense: dict[str, int]
     sparse: tuple[str, ...] = ()
     payload_indexes: dict[str, PayloadType] = field(default_factory=dict)
+    kept: dict[str, int] = field(default_factory=dict)
+
+    def vectors(self) -> dict[str, tuple[int, bool]]:
+        """Every dense vector: name -> (dimension, kept as it is rather than searched by cosine)."""
+        return {**{name: (dim, False) for name, dim in self.dense.items()},
+                **{name: (dim, True) for name, dim in self.kept.items()}}
 
 
 class Fusion(str, Enum):

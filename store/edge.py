@@ -235,8 +235,9 @@ class EdgeStore:
     def _config(schema: Schema) -> qe.EdgeConfig:
         return qe.EdgeConfig(
             vectors={
-                name: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine)
-                for name, dim in schema.dense.items()
+                name: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Dot if kept else qe.Distance.Cosine,
+                                          on_disk=kept or None)
+                for name, (dim, kept) in schema.vectors().items()
             },
             sparse_vectors={
                 name: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf) for name in schema.sparse

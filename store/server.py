@@ -87,6 +87,11 @@ def _opt_filter(flt: Filter | None) -> models.Filter | None:
     return None if flt is None or flt.is_empty() else _filter(flt)
 
 
+def _distance(kept: bool) -> models.Distance:
+    """Searched vectors compare by cosine; kept ones are stored as they are (cosine would normalise them)."""
+    return models.Distance.DOT if kept else models.Distance.COSINE
+
+
 def _vector_in(value: VectorValue) -> Any:
     if isinstance(value, SparseVector):
         return models.SparseVector(indices=list(value.indices), values=[float(v) for v in value.values])
@@ -148,8 +153,8 @@ class ServerStore:
             client.create_collection(
                 collection,
                 vectors_config={
-                    name: models.VectorParams(size=dim, distance=models.Distance.COSINE)
-                    for name, dim in schema.dense.items()
+                    name: models.VectorParams(size=dim, distance=_distance(kept), on_disk=kept or None)
+                    for name, (dim, kept) in schema.vectors().items()
                 },
                 sparse_vectors_config={
                     name: models.SparseVectorParams(modifier=models.Modifier.IDF)
@@ -163,13 +168,13 @@ class ServerStore:
         """Fail at startup, not at the first upsert, if the collection was made for other models."""
         params = self.client.get_collection(self.collection).config.params
         dense = params.vectors if isinstance(params.vectors, dict) else {}
-        for name, dim in self.schema.dense.items():
+        for name, (dim, kept) in self.schema.vectors().items():
             have = dense.get(name)
-            if have is None or have.size != dim or have.distance != models.Distance.COSINE:
+            if have is None or have.size != dim or have.distance != _distance(kept):
                 found = "missing" if have is None else f"{have.size}-d {have.distance.value}"
                 raise ValueError(
                     f"collection {self.collection!r}: dense vector {name!r} is {found}, "
-                    f"expected {dim}-d Cosine"
+                    f"expected {dim}-d {_distance(kept).value}"
                 )
         sparse = params.sparse_vectors or {}
         for name in self.schema.sparse:
