@@ -1,5 +1,6 @@
-"""Pictures bound to language by learning: a projection from the image classifier's pooled features
-into the text encoder's space, trained on captioned clip-art (bench/train_binding.py).
+"""Pictures and sounds bound to language by learning: a projection from a classifier's pooled features
+(EfficientNet-Lite2's for pictures, YAMNet's for sounds) into the text encoder's space, trained on
+captioned clip-art and named sound effects (bench/train_binding.py).
 
 ConSE only keeps what the classifier can name among its 1,000 ImageNet classes; the projection reads
 the 1,280 features those names come from, so plants, people, symbols and scenes it was never taught to
@@ -37,16 +38,35 @@ class Binding:
         return l2_normalise(standardised @ self.weight + self.bias)
 
     def save(self, path: Path) -> None:
-        np.savez_compressed(path, mean=self.mean, scale=self.scale, weight=self.weight, bias=self.bias)
+        """Written whole or not at all: a killed `omnidex adapt` never leaves half a projection in use."""
+        from encoders.runtime import written_atomically
+
+        with written_atomically(path, record=False) as temp:
+            np.savez_compressed(temp, mean=self.mean, scale=self.scale, weight=self.weight, bias=self.bias)
 
 
-def binding_path(image_model: str, text_model: str) -> Path:
-    return BINDINGS_DIR / f"binding-{image_model}-{text_model}.npz"
+def binding_path(source_model: str, text_model: str) -> Path:
+    """Where the committed projection from `source_model`'s features (a picture or sound classifier)
+    into `text_model`'s space is kept."""
+    return BINDINGS_DIR / f"binding-{source_model}-{text_model}.npz"
 
 
-def load_binding(image_model: str, text_model: str) -> Binding | None:
-    """The committed projection for this pair of models, or None (ConSE alone) when there is none."""
-    path = binding_path(image_model, text_model)
+def adapted_path(library: Path, source_model: str, text_model: str) -> Path:
+    """Where `omnidex adapt` keeps a library's own projection (its data directory): it replaces the
+    committed one for that library only."""
+    return library / "bindings" / binding_path(source_model, text_model).name
+
+
+def binding_in_use(library: Path, source_model: str, text_model: str) -> Path:
+    """The library's adapted projection when it has one, else the committed one."""
+    adapted = adapted_path(library, source_model, text_model)
+    return adapted if adapted.is_file() else binding_path(source_model, text_model)
+
+
+def load_binding(source_model: str, text_model: str, path: Path | None = None) -> Binding | None:
+    """The projection for this pair of models (the committed one, or the one at `path`), or None
+    (ConSE alone) when there is none."""
+    path = path or binding_path(source_model, text_model)
     if not path.is_file():
         return None
     raw = path.read_bytes()  # read once: the arrays and the fingerprint come from the same bytes
@@ -60,3 +80,71 @@ def bind(conse: np.ndarray, projected: np.ndarray, weight: float) -> np.ndarray:
     """The picture's text-space vector: ConSE and the projection, both unit vectors, summed with the
     projection's weight (0: ConSE alone) and renormalised."""
     return l2_normalise(np.atleast_2d(conse) + weight * np.atleast_2d(projected))
+
+
+def bind_features(conse: np.ndarray, features: np.ndarray, binding: Binding | None, weight: float) -> np.ndarray:
+    """ConSE vectors bound with the projection of their features; ConSE alone where there is no projection."""
+    if binding is None or not len(conse):
+        return conse
+    return bind(conse, binding.project(features), weight)
+
+
+@dataclass(frozen=True)
+class Training:
+    """How a projection is fitted: symmetric InfoNCE over batches of (features, caption vector) pairs.
+    Fine-tuning (`start` given) begins at those weights and is pulled back towards them by `anchor`, so
+    a few hundred pairs from one archive shift the projection rather than replace what it learned."""
+
+    epochs: int = 40
+    batch: int = 256
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.05
+    temperature: float = 0.05
+    dropout: float = 0.1
+    anchor: float = 0.0
+    seed: int = 0
+
+
+def fit(features: np.ndarray, targets: np.ndarray, training: Training = Training(), start: Binding | None = None,
+        deadline: float | None = None) -> Binding:
+    """A linear map from standardised features to the captions' unit vectors. `deadline` (time.monotonic())
+    ends training after the epoch that passes it: a bounded run returns what it has learned by then."""
+    import time
+
+    import torch
+
+    torch.manual_seed(training.seed)
+    if start is None:
+        mean, scale = features.mean(axis=0), features.std(axis=0) + 1e-6
+    else:
+        mean, scale = start.mean, start.scale
+    linear = torch.nn.Linear(features.shape[1], targets.shape[1])
+    if start is not None:
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(start.weight.T.copy()))
+            linear.bias.copy_(torch.from_numpy(start.bias.copy()))
+    initial = [p.detach().clone() for p in linear.parameters()]
+    net = torch.nn.Sequential(torch.nn.Dropout(training.dropout), linear)
+    optimiser = torch.optim.AdamW(net.parameters(), lr=training.learning_rate, weight_decay=training.weight_decay)
+    x = torch.from_numpy(((features - mean) / scale).astype(np.float32))
+    y = torch.from_numpy(targets.astype(np.float32))
+    for _ in range(training.epochs):
+        net.train()
+        order = torch.randperm(len(x))
+        for first in range(0, len(x), training.batch):
+            batch = order[first:first + training.batch]
+            projected = torch.nn.functional.normalize(net(x[batch]), dim=1)
+            logits = projected @ y[batch].T / training.temperature
+            wanted = torch.arange(len(batch))
+            loss = (torch.nn.functional.cross_entropy(logits, wanted)
+                    + torch.nn.functional.cross_entropy(logits.T, wanted)) / 2
+            if training.anchor:
+                loss = loss + training.anchor * sum(((p - p0) ** 2).sum() for p, p0 in zip(linear.parameters(),
+                                                                                          initial))
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+        if deadline is not None and time.monotonic() > deadline:
+            break
+    return Binding(np.asarray(mean, np.float32), np.asarray(scale, np.float32),
+                   linear.weight.detach().numpy().T.copy(), linear.bias.detach().numpy().copy(), fingerprint="")

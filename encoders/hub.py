@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from encoders.base import TextEncoder
+from encoders.binding import Binding, bind_features, binding_in_use, load_binding
 from encoders.conse import Conse
 from encoders.text import load_text_encoder
 from omnidex.config import Settings
@@ -16,7 +18,6 @@ from omnidex.config import Settings
 if TYPE_CHECKING:
     from PIL import Image
 
-    from encoders.binding import Binding
     from encoders.clip import ClipEncoder
     from encoders.image_tagger import ImageTagger
     from encoders.sound_events import SoundTagger
@@ -30,6 +31,16 @@ SOUND_TEMPLATES = ("the sound of {label}", "{label}", "a recording of {label}")
 # classes below it weighs a half ("Speech" 0.67, "Animal" 0.14, "Music" 0.06).
 SOUND_GENERIC_HALF = 10.0
 SOUND_BACKGROUND_WEIGHT = 0.2  # "Inside, small room": where, not what
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What the models make of pictures or sounds: one row each."""
+
+    probs: np.ndarray  # the classifier's class probabilities
+    features: np.ndarray  # the pooled features those come from
+    conse: np.ndarray  # the text-space vector of the labels (ConSE)
+    vectors: np.ndarray  # ConSE bound with the learned projection of the features: what is searched
 
 
 class ModelHub:
@@ -59,22 +70,21 @@ class ModelHub:
 
     @cached_property
     def image_binding(self) -> Binding | None:
-        """The learned projection for this image and text model, when one ships and is weighed in."""
-        from encoders.binding import load_binding
-
+        """The learned projection for this image and text model (the library's adapted one, else the one
+        that ships), when there is one and it is weighed in."""
         s = self.settings
-        return load_binding(s.image_model, s.text_model) if s.image_binding_weight > 0 else None
+        return _binding(s, s.image_model, s.image_binding_weight)
 
-    def embed_pictures(self, pictures: Sequence[Image.Image]) -> tuple[np.ndarray, np.ndarray]:
-        """Class probabilities and text-space vectors of RGB pictures: ConSE of the labels, bound with the
-        learned projection of the features the labels come from (encoders/binding.py) when there is one."""
-        from encoders.binding import bind
-
+    def embed_pictures(self, pictures: Sequence[Image.Image]) -> Seen:
+        """RGB pictures into the text space: ConSE of the labels, bound with the learned projection of the
+        features the labels come from (encoders/binding.py) when there is one."""
         probs, features = self.image_tagger.predict_with_features(pictures)
-        vectors = self.image_conse.embed(probs)
-        if self.image_binding is not None and len(pictures):
-            vectors = bind(vectors, self.image_binding.project(features), self.settings.image_binding_weight)
-        return probs, vectors
+        return self._bound(probs, features, self.image_conse, self.image_binding, self.settings.image_binding_weight)
+
+    def forget_bindings(self) -> None:
+        """The next picture or sound is bound with whatever projection is in use by then (after adapt)."""
+        self.__dict__.pop("image_binding", None)
+        self.__dict__.pop("sound_binding", None)
 
     @cached_property
     def sound_tagger(self) -> SoundTagger:
@@ -93,6 +103,20 @@ class ModelHub:
                      label_weights=specificity_weights(labels, SOUND_GENERIC_HALF, SOUND_BACKGROUND_WEIGHT))
 
     @cached_property
+    def sound_binding(self) -> Binding | None:
+        s = self.settings
+        return _binding(s, s.sound_model, s.sound_binding_weight)
+
+    def embed_sounds(self, probs: np.ndarray, features: np.ndarray) -> Seen:
+        """Sounds (YAMNet's mean probabilities and embedding over each) into the text space, as pictures."""
+        return self._bound(probs, features, self.sound_conse, self.sound_binding, self.settings.sound_binding_weight)
+
+    def _bound(self, probs: np.ndarray, features: np.ndarray, conse: Conse, binding: Binding | None,
+               weight: float) -> Seen:
+        conse_vectors = conse.embed(probs) if len(probs) else np.zeros((0, self.text.dim), np.float32)
+        return Seen(probs, features, conse_vectors, bind_features(conse_vectors, features, binding, weight))
+
+    @cached_property
     def transcriber(self) -> Transcriber:
         from encoders.speech import Transcriber
 
@@ -107,3 +131,11 @@ class ModelHub:
         from encoders.clip import ClipEncoder
 
         return ClipEncoder(self.settings.clip_model, self.settings.device)
+
+
+def _binding(settings: Settings, source_model: str, weight: float) -> Binding | None:
+    if weight <= 0:
+        return None
+    return load_binding(source_model, settings.text_model,
+                        binding_in_use(settings.data_dir, source_model, settings.text_model))
+

@@ -16,8 +16,9 @@ from encoders.packaged import PACKAGED
 from omnidex.config import Settings
 
 # Raised when Omnidex changes how it turns content into vectors (templates, chunking, pooling).
-# 2: word pairs beside content terms in the BM25 vectors; 3: each text chunk's context window vector.
-INDEX_FORMAT = "3"
+# 2: word pairs beside content terms in the BM25 vectors; 3: each text chunk's context window vector;
+# 4: pictures' and sounds' features and ConSE vectors kept beside their searched vectors (omnidex adapt).
+INDEX_FORMAT = "4"
 
 
 def model_versions(settings: Settings) -> dict[str, str]:
@@ -29,16 +30,19 @@ def model_versions(settings: Settings) -> dict[str, str]:
         "sound model": describe(settings.sound_model),
         "speech model": describe(settings.speech_model),
         "clip model": describe(settings.clip_model) if settings.clip_model else "none",
-        "image binding": describe_binding(settings),
+        "image binding": describe_binding(settings, settings.image_model, settings.image_binding_weight),
+        "sound binding": describe_binding(settings, settings.sound_model, settings.sound_binding_weight),
     }
 
 
-def describe_binding(settings: Settings) -> str:
-    """The learned picture projection's fingerprint and weight: new weights mean new picture vectors."""
-    from encoders.binding import load_binding
+def describe_binding(settings: Settings, source_model: str, weight: float) -> str:
+    """A learned projection's fingerprint and weight (the library's adapted one when it has one): new
+    weights mean new picture or sound vectors."""
+    from encoders.binding import binding_in_use, load_binding
 
-    binding = load_binding(settings.image_model, settings.text_model) if settings.image_binding_weight > 0 else None
-    return "none" if binding is None else f"{binding.fingerprint} x{settings.image_binding_weight:g}"
+    path = binding_in_use(settings.data_dir, source_model, settings.text_model)
+    binding = load_binding(source_model, settings.text_model, path) if weight > 0 else None
+    return "none" if binding is None else f"{binding.fingerprint} x{weight:g}"
 
 
 def describe(model: str) -> str:

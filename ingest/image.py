@@ -187,25 +187,28 @@ def image_segments(images: Sequence[Image.Image], ctx: ExtractContext, locators:
         return []
     models, settings = ctx.models, ctx.settings
     pictures = [im if im.mode == "RGB" else as_rgb(im) for im in images]
-    probs, vectors = models.embed_pictures(pictures)
-    text_likelihood = models.image_tagger.text_likelihood(probs)
+    seen = models.embed_pictures(pictures)
+    text_likelihood = models.image_tagger.text_likelihood(seen.probs)
     # A sign the classifier is sure of may still be a glyph; an object it is sure of is not.
     reads = [_read_text(im, float(p), float(row.max()) < GLYPH_MAX_CONFIDENCE or p >= TEXT_LIKELIHOOD,
                         settings.ocr_language)
-             for im, p, row in zip(pictures, text_likelihood, probs)]
-    ocr_texts = [text for text, _ in reads]
-    vectors = _blend_ocr(vectors, reads, ctx)
+             for im, p, row in zip(pictures, text_likelihood, seen.probs)]
+    ocr_vectors, ocr_weights = _ocr_vectors(reads, ctx)
+    vectors = blend_words(seen.vectors, ocr_vectors, ocr_weights)
     clips = models.clip.encode_images(pictures) if models.clip is not None else [None] * len(pictures)
     described = dict(zip(models.image_conse.labels, models.image_conse.descriptions))
     segments = []
-    for picture, locator, row, vector, ocr_text, clip in zip(pictures, locators, probs, vectors, ocr_texts, clips):
+    for i, (picture, locator, row, (ocr_text, _)) in enumerate(zip(pictures, locators, seen.probs, reads)):
         tags = _tags(models.image_conse.top_labels(row))
         # The leading tag with its WordNet kinds ("bolete mushroom, a kind of fungus"), so BM25 finds it by those too.
         text = ", ".join([described[tags[0]], *tags[1:]]) + (f"\n\n{ocr_text}" if ocr_text else "")
+        extra = {"tags": tags, "width": picture.width, "height": picture.height}
+        if ocr_text:
+            extra["ocr_weight"] = round(float(ocr_weights[i]), 6)
         segments.append(Segment(
-            locator=locator, modality=modality, text=text,
-            extra={"tags": tags, "width": picture.width, "height": picture.height},
-            vector=vector, clip=clip, thumbnail=thumbnail_jpeg(picture, settings.thumbnail_px), **position,
+            locator=locator, modality=modality, text=text, extra=extra, vector=vectors[i], clip=clips[i],
+            thumbnail=thumbnail_jpeg(picture, settings.thumbnail_px), features=seen.features[i], conse=seen.conse[i],
+            ocr_vector=ocr_vectors[i] if ocr_text else None, **position,
         ))
     return segments
 
@@ -235,17 +238,23 @@ def _read_text(picture: Image.Image, text_likelihood: float, may_be_glyph: bool,
     return "", False
 
 
-def _blend_ocr(vectors: np.ndarray, reads: list[tuple[str, bool]], ctx: ExtractContext) -> np.ndarray:
-    """Picture and words in one vector: both are unit vectors in the text space, so a
-    weighted sum, renormalised, lands between them, nearer the one with more evidence."""
+def _ocr_vectors(reads: list[tuple[str, bool]], ctx: ExtractContext) -> tuple[np.ndarray, np.ndarray]:
+    """The embedding of the words read in each picture and how much of its vector they make (0 where none
+    were read): more words, more weight; a glyph is mostly what it reads."""
+    dim = ctx.models.text.dim
+    vectors, weights = np.zeros((len(reads), dim), np.float32), np.zeros(len(reads), np.float32)
     read = [i for i, (text, _) in enumerate(reads) if text]
-    if not read:
-        return vectors
-    text_vectors = ctx.models.text.encode_document([reads[i][0] for i in read])
-    blended = vectors.copy()
-    for i, text_vector in zip(read, text_vectors):
+    if read:
+        vectors[read] = ctx.models.text.encode_document([reads[i][0] for i in read])
+    for i in read:
         text, glyph = reads[i]
         words = len(text.split())
-        weight = GLYPH_TEXT_WEIGHT if glyph else words / (words + OCR_EVEN_WORDS)
-        blended[i] = (1 - weight) * vectors[i] + weight * text_vector
-    return l2_normalise(blended)
+        weights[i] = GLYPH_TEXT_WEIGHT if glyph else words / (words + OCR_EVEN_WORDS)
+    return vectors, weights
+
+
+def blend_words(vectors: np.ndarray, word_vectors: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Picture and words in one vector: both are unit vectors in the text space, so a weighted sum,
+    renormalised, lands between them, nearer the one with more evidence (weight 0: the picture's own)."""
+    weights = np.asarray(weights, np.float32)[:, None]
+    return l2_normalise((1 - weights) * vectors + weights * word_vectors)

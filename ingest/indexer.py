@@ -42,7 +42,8 @@ from ingest.prefetch import DeadlinePassed, prefetch
 from ingest.slides import extract_slides
 from ingest.video import extract_video
 from omnidex.paths import is_clean, raw_bytes_hex
-from omnidex.schema import Asset, FileType, Modality, Segment, ancestor_dirs, point_id, segment_payload
+from omnidex.schema import (CONSE_VECTOR, OCR_VECTOR, Asset, FileType, Modality, Segment, ancestor_dirs,
+                            features_vector, point_id, segment_payload)
 from store.base import Filter, MatchValue, PointRecord, Store, VectorValue
 
 log = logging.getLogger(__name__)
@@ -314,6 +315,10 @@ class Indexer:
             vectors["clip"] = segment.clip.tolist()
         if segment.context_vector is not None:
             vectors["context"] = segment.context_vector.tolist()
+        for name, kept in ((features_vector(segment.modality), segment.features), (CONSE_VECTOR, segment.conse),
+                           (OCR_VECTOR, segment.ocr_vector)):
+            if kept is not None:
+                vectors[name] = kept.tolist()
         payload = segment_payload(asset, info, segment)
         if not is_clean(str(asset.path)):  # shown with U+FFFD (the store's rule); these bytes reopen it
             payload["path_bytes"] = raw_bytes_hex(asset.path)

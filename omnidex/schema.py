@@ -69,6 +69,22 @@ class Segment:
     # A text chunk's context window (ingest/chunking.py) and, once embedded, its vector.
     context: str | None = field(default=None, repr=False)
     context_vector: np.ndarray | None = field(default=None, repr=False)
+    # What a picture's or sound's vector was made from, kept so `omnidex adapt` can remake it with another
+    # projection without reading the file again: the classifier's pooled features, the ConSE vector, and
+    # the embedding of the words read in a picture (blended in with extra["ocr_weight"]).
+    features: np.ndarray | None = field(default=None, repr=False)
+    conse: np.ndarray | None = field(default=None, repr=False)
+    ocr_vector: np.ndarray | None = field(default=None, repr=False)
+
+
+# Kept vectors (store/base.py Schema.kept), never searched: what a picture's or sound's searched vector
+# was made from (Segment.features, .conse, .ocr_vector).
+PICTURE_FEATURES, SOUND_FEATURES, CONSE_VECTOR, OCR_VECTOR = "picture_features", "sound_features", "conse", "ocr"
+
+
+def features_vector(modality: Modality) -> str:
+    """The kept vector a segment's classifier features go in: sounds and pictures come from different models."""
+    return SOUND_FEATURES if modality is Modality.SOUND else PICTURE_FEATURES
 
 
 def point_id(asset_id: str, locator: str) -> str:

@@ -30,7 +30,7 @@ def photos(hub: ModelHub) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """scikit-image's sample photos: (probabilities, pooled features, bound vectors)."""
     pictures = [Image.fromarray(getattr(skdata, name)()).convert("RGB") for name in PHOTOS]
     probs, features = hub.image_tagger.predict_with_features(pictures)
-    _, vectors = hub.embed_pictures(pictures)
+    vectors = hub.embed_pictures(pictures).vectors
     return probs, features, vectors
 
 
