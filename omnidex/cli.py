@@ -1,4 +1,4 @@
-"""The `omnidex` command: ingest, watch, reindex, search, status, check and serve.
+"""The `omnidex` command: ingest, watch, reindex, adapt, search, status, check and serve.
 
 Plain output shows file names through `omnidex.paths.display`: undecodable bytes as U+FFFD and control
 characters escaped (a newline in a name prints as \n), so no name can forge or hide a line.
@@ -62,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     reindex = sub.add_parser("reindex", help="re-embed every indexed file with the configured models")
     reindex.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    adapt = sub.add_parser("adapt", help="teach the picture projection this archive's own pairs (figures and "
+                                         "captions, slides and titles, frames and narration); kept only if it helps")
+    adapt.add_argument("--revert", action="store_true", help="go back to the projection that ships with Omnidex")
+    adapt.add_argument("--json", action="store_true", help="the report as JSON")
 
     search = sub.add_parser("search", help="search the index")
     search.add_argument("query")
@@ -132,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
             return _watch(app, args)
         if args.command == "reindex":
             return _reindex(app, args)
+        if args.command == "adapt":
+            return _adapt(app, args)
         if args.command == "search":
             return _search(app, args)
         if args.command == "check":
@@ -182,6 +189,20 @@ def _reindex(app, args: argparse.Namespace) -> int:
     report = app.reindex(progress=progress)
     progress.close()
     print(_summary(report))
+    return 0
+
+
+def _adapt(app, args: argparse.Namespace) -> int:
+    report = app.adapt(revert=args.revert)
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=1))
+    else:
+        if report.before and report.after:
+            print(f"pairs found: {report.pairs} ({report.held_out} held out); held-out R@1/R@10/MRR "
+                  f"{report.before.r_at_1:.3f}/{report.before.r_at_10:.3f}/{report.before.mrr:.3f} in use, "
+                  f"{report.after.r_at_1:.3f}/{report.after.r_at_10:.3f}/{report.after.mrr:.3f} adapted "
+                  f"({report.train_seconds:.1f} s of training)")
+        print(report.message)
     return 0
 
 

@@ -56,6 +56,14 @@ class Settings(BaseSettings):
     # its ConSE vector; 0 keeps ConSE alone. Set on the picture dev sets (bench/train_binding.py): clip-art
     # R@10 0.216 -> 0.377, KTuberling 0.243 -> 0.295; at 1.0 0.361 and 0.260.
     image_binding_weight: float = Field(default=0.5, ge=0.0)
+    # The same for sounds, with YAMNet's embedding (set on the sound effects' held-out split).
+    sound_binding_weight: float = Field(default=0.5, ge=0.0)
+    # `omnidex adapt`: the picture projection fine-tuned on pairs the archive holds (a figure and its caption,
+    # a slide's picture and its title, a frame and the words spoken over it), within these bounds; a share of
+    # the pairs is held out, and the adapted projection is kept only if it finds them better.
+    adapt_max_pairs: int = Field(default=20_000, gt=0, description="pairs read from the archive at most")
+    adapt_max_seconds: float = Field(default=300, gt=0, description="training time at most")
+    adapt_min_pairs: int = Field(default=20, gt=1, description="fewer pairs than this: nothing to learn from")
 
     # Extraction.
     ocr_language: str = "eng"

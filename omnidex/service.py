@@ -20,15 +20,20 @@ from PIL import Image
 from encoders.base import TextEncoder
 from encoders.bm25 import Bm25Encoder
 from encoders.hub import ModelHub
+from encoders.image_tagger import FEATURE_DIM
 from encoders.versions import model_versions
 from ingest.catalog import FAILED, INDEXING, Catalog, CatalogDamaged, FileRecord, rebuild
 from ingest.chunking import TextChunker
 from ingest.extraction import ExtractContext
 from ingest.indexer import Indexer, IngestReport, Progress
 from ingest.thumbnails import as_rgb
+from omnidex.adapt import ADAPT_META, BINDING_ROLE, AdaptReport
+from omnidex.adapt import adapt as adapt_archive
+from omnidex.adapt import finish as finish_adapting
+from omnidex.adapt import revert as revert_adapting
 from omnidex.config import Settings
 from omnidex.integrity import Integrity, catalog_rows, missing_points, scan
-from omnidex.schema import PAYLOAD_INDEXES
+from omnidex.schema import CONSE_VECTOR, OCR_VECTOR, PAYLOAD_INDEXES, PICTURE_FEATURES, SOUND_FEATURES
 from rerank.cross_encoder import CrossEncoder, load_cross_encoder
 from retrieval.calibration import SegmentCalibration
 from retrieval.filters import SearchFilters
@@ -46,6 +51,8 @@ class ModelMismatch(RuntimeError):
 class InvalidRequest(ValueError):
     """A parameter out of its range (a limit of 0 or a million); the message names the range."""
 
+
+SOUND_FEATURE_DIM = 1024  # YAMNet's embedding
 
 # The most results one search returns: beyond it a page of results is a dump of the index.
 MAX_LIMIT = 1000
@@ -96,13 +103,17 @@ class Omnidex:
                 self._store = self._open_store()
                 if self.catalog.get_meta(MODELS_META) is None:
                     self.catalog.set_meta(MODELS_META, json.dumps(model_versions(self.settings)))
+                if self.catalog.get_meta(ADAPT_META):  # an `omnidex adapt` was killed while remaking vectors
+                    finish_adapting(self)
             return self._store
 
     def _open_store(self, recreate: bool = False) -> Store:
         dense = {"text": self.text_encoder.dim, "context": self.text_encoder.dim}
         if self.models.clip is not None:
             dense["clip"] = self.models.clip.dim
-        schema = Schema(dense=dense, sparse=("bm25",), payload_indexes=PAYLOAD_INDEXES)
+        kept = {PICTURE_FEATURES: FEATURE_DIM, SOUND_FEATURES: SOUND_FEATURE_DIM, CONSE_VECTOR: self.text_encoder.dim,
+                OCR_VECTOR: self.text_encoder.dim}
+        schema = Schema(dense=dense, sparse=("bm25",), payload_indexes=PAYLOAD_INDEXES, kept=kept)
         return open_store(self.settings, schema, recreate=recreate, lock=self.hold_index())
 
     def hold_index(self) -> ProcessLock | None:
@@ -282,8 +293,22 @@ class Omnidex:
                 return []
             return [f"text model: {legacy} → {wanted['text model']}"]
         recorded = json.loads(recorded_json)
+        # While `omnidex adapt` remakes picture vectors, the projection in use is changing by design.
+        settling = {BINDING_ROLE} if self.catalog.get_meta(ADAPT_META) else set()
         return [f"{role}: {recorded.get(role, 'none')} → {value}" for role, value in wanted.items()
-                if recorded.get(role, "none") != value]
+                if recorded.get(role, "none") != value and role not in settling]
+
+    def adapt(self, revert: bool = False) -> AdaptReport:
+        """`omnidex adapt`: fine-tune the picture projection on this archive's own pairs and keep it if it
+        finds held-out pairs better (omnidex/adapt.py); `revert` goes back to the one that ships."""
+        self.hold_index()
+        if self.model_changes() or self.catalog.get_meta(REINDEX_META):
+            raise ModelMismatch("the index must be re-embedded with the configured models first (`omnidex reindex`)")
+        self.store  # noqa: B018 (opening it finishes an interrupted adapt first)
+        with self._store_lock:
+            report = revert_adapting(self) if revert else adapt_archive(self)
+            self.__dict__.pop("searcher", None)
+        return report
 
     def search(self, query: str, filters: SearchFilters = SearchFilters(), limit: int | None = None,
                mode: SearchMode | None = None, group: bool = True, cutoff: bool = True,
@@ -324,7 +349,7 @@ class Omnidex:
         check_range("text_weight", text_weight, 0.0, 1.0)
         models = self.models
         picture = as_rgb(image)
-        dense = models.embed_pictures([picture])[1][0]
+        dense = models.embed_pictures([picture]).vectors[0]
         clip = models.clip.encode_images([picture])[0] if models.clip is not None else None
         parsed = parse_query(text, filters)
         if parsed.text:

@@ -260,6 +260,14 @@ def test_library_counts_and_failed_files(library: Path) -> None:
     assert list(failures["file"]) == ["broken.pdf"] and failures["reason"][0]
 
 
+def test_library_adapt_button_says_why_nothing_was_learned(library: Path) -> None:
+    """One photo and no captions: nothing to learn from, and the page says so (tests/test_adapt.py adapts)."""
+    at = opened("ui/library_page.py")
+    next(b for b in at.button if b.label == "Adapt to this library").click().run()
+    assert not at.exception
+    assert "adapting needs at least 20" in at.info[0].value and not at.success
+
+
 def test_library_adds_a_folder_uploads_and_reindexes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OMNIDEX_DATA_DIR", str(tmp_path / "data"))
     folder = tmp_path / "inbox"

@@ -90,6 +90,21 @@ def run_ingest(app: Omnidex, paths: list[Path] | None) -> bool:
     return True
 
 
+def run_adapt(app: Omnidex) -> None:
+    """`omnidex adapt` from the page, one run at a time with indexing (both change picture vectors)."""
+    if not INGEST_LOCK.acquire(blocking=False):
+        st.warning("Another indexing run is in progress. Wait for it to finish, then try again.")
+        return
+    try:
+        with st.spinner("Learning from this library's pictures and their words..."):
+            report = app.adapt()
+    finally:
+        INGEST_LOCK.release()
+    (st.success if report.kept else st.info)(report.message)
+    if report.kept:
+        index_changed()
+
+
 def add_folder(app: Omnidex) -> bool:
     with st.form("add_folder", border=False):
         folder = st.text_input("Folder or file on this machine", placeholder="/home/me/Documents", key="folder_path")
@@ -192,13 +207,18 @@ def main() -> None:
         ran = add_folder(app)
     with upload_tab:
         ran = upload_files(app) or ran
-    refresh, rebuild = st.columns(2)
+    refresh, rebuild, teach = st.columns(3)
     if refresh.button("Re-index", help="Re-reads changed files, retries failed ones, drops vanished ones and finds "
                                        "new files in folders added here. Unchanged files are skipped."):
         ran = run_ingest(app, known_paths(app))
     if rebuild.button("Re-embed everything", help="Extracts and embeds every file again, e.g. after changing "
                                                   "models. Takes as long as the first indexing did."):
         ran = run_ingest(app, None)
+    if teach.button("Adapt to this library", help="Teaches picture search this library's own pairs: figures and "
+                                                   "their captions, slides and their titles, video frames and what "
+                                                   "is said over them. Kept only if it finds held-out pairs "
+                                                   "better; `omnidex adapt --revert` undoes it."):
+        run_adapt(app)
     if not ran and st.session_state.get("last_run"):
         st.caption("Last run")
         st.dataframe(st.session_state["last_run"], hide_index=True)
