@@ -185,7 +185,8 @@ def warm_up(hub: ModelHub) -> float:
     hub.embed_pictures([picture])
     with tempfile.TemporaryDirectory() as tmp:  # real speech, so Whisper decodes rather than VAD skipping it
         audio, _ = read_wav(speak("Warming up the speech recogniser before the clock starts.", Path(tmp) / "w.wav"))
-    hub.sound_conse.embed(hub.sound_tagger.predict(audio, SAMPLE_RATE)[1].mean(axis=0))
+    heard = hub.sound_tagger.listen([audio])
+    hub.embed_sounds(heard.probs.mean(axis=0)[None], heard.features.mean(axis=0)[None])
     hub.transcriber.transcribe(audio)
     page = pymupdf.open().new_page(width=300, height=100)
     page.insert_text((10, 50), "warm up tesseract", fontsize=20)

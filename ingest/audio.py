@@ -223,17 +223,20 @@ def sound_segments(audio: np.ndarray, ctx: ExtractContext, prefix: str = "") -> 
 
 def heard_segments(heard: Heard, ctx: ExtractContext, prefix: str = "") -> Iterator[Segment]:
     """Sound segments of what the tagger heard: named by their most specific likely classes
-    (a croak rather than "Animal"), with their ancestors' names in the text for BM25."""
+    (a croak rather than "Animal"), with their ancestors' names in the text for BM25, and placed in the
+    text space by ConSE bound with the projection of YAMNet's mean embedding over the segment."""
     conse = ctx.models.sound_conse
     probs, times = heard.probs, heard.times
     duration = heard.samples / SAMPLE_RATE
     for run in _sound_runs(heard, conse.weighted(probs), conse.labels):
         mean = probs[run.patches].mean(axis=0)
+        features = heard.features[run.patches].mean(axis=0)
+        seen = ctx.models.embed_sounds(mean[None], features[None])  # ConSE bound with the learned projection
         tags = [label for label, p in conse.top_labels(mean, SOUND_TAGS) if p >= MIN_TAG_PROBABILITY] or [run.lead]
         t0, t1 = round(float(times[run.patches[0], 0]), 3), round(min(float(times[run.patches[-1], 1]), duration), 3)
         yield Segment(locator=f"{prefix}snd:{round(t0 * 1000)}", modality=Modality.SOUND,
                       text="sounds: " + "; ".join(_described(tags, conse)), t0=t0, t1=t1, extra={"tags": tags},
-                      vector=conse.embed(mean)[0])
+                      vector=seen.vectors[0], features=features, conse=seen.conse[0])
 
 
 def _described(tags: Sequence[str], conse) -> list[str]:

@@ -21,6 +21,7 @@ from encoders.base import TextEncoder
 from encoders.bm25 import Bm25Encoder
 from encoders.hub import ModelHub
 from encoders.image_tagger import FEATURE_DIM
+from encoders.sound_events import EMBEDDING_DIM as SOUND_FEATURE_DIM
 from encoders.versions import model_versions
 from ingest.catalog import FAILED, INDEXING, Catalog, CatalogDamaged, FileRecord, rebuild
 from ingest.chunking import TextChunker
@@ -51,8 +52,6 @@ class ModelMismatch(RuntimeError):
 class InvalidRequest(ValueError):
     """A parameter out of its range (a limit of 0 or a million); the message names the range."""
 
-
-SOUND_FEATURE_DIM = 1024  # YAMNet's embedding
 
 # The most results one search returns: beyond it a page of results is a dump of the index.
 MAX_LIMIT = 1000
