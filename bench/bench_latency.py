@@ -40,8 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
-from omnidex.config import Settings
-from omnidex.schema import Asset, FileType, Modality, Segment, point_id, segment_payload
+from core.config import Settings
+from core.schema import Asset, FileType, Modality, Segment, point_id, segment_payload
 from omnidex.service import Omnidex
 from retrieval.evaluation import load_beir
 from retrieval.search import SearchMode

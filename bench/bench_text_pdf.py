@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from omnidex.config import Settings
+from core.config import Settings
 from omnidex.service import Omnidex
 from retrieval.search import SearchMode
 from sample_corpus import synthetic_pdfs

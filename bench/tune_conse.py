@@ -30,7 +30,7 @@ from encoders.hub import (  # noqa: E402
 )
 from encoders.image_tagger import imagenet_descriptions  # noqa: E402
 from encoders.sound_events import sound_descriptions, specificity_weights  # noqa: E402
-from omnidex.config import Settings  # noqa: E402
+from core.config import Settings  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 PICTURE_SETS = {"clipart", "ktuberling"}

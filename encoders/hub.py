@@ -13,7 +13,7 @@ from encoders.base import TextEncoder
 from encoders.binding import Binding, bind_features, binding_in_use, load_binding
 from encoders.conse import Conse
 from encoders.text import load_text_encoder
-from omnidex.config import Settings
+from core.config import Settings
 
 if TYPE_CHECKING:
     from PIL import Image

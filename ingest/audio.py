@@ -21,7 +21,7 @@ from ingest.errors import ExtractionError
 from ingest.extraction import ExtractContext, Extraction
 from ingest.limits import check_duration
 from ingest.media import SAMPLE_RATE, audio_blocks, probe_audio
-from omnidex.schema import Modality, Segment
+from core.schema import Modality, Segment
 
 # Where a transcript span may end, strongest first: a sentence end, a clause end.
 SENTENCE_ENDS = (".", "?", "!", "…", "。", "？", "！")

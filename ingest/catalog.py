@@ -11,7 +11,7 @@ holds it any more, or points them at a file that still does) and only then
 removes it from `retired`, so a crash at any moment leaves a to-do list, never
 orphaned points.
 
-Paths are stored in `omnidex.paths.to_text` form, so a file name that is not
+Paths are stored in `core.paths.to_text` form, so a file name that is not
 UTF-8 has a row like any other; every method takes and returns native paths.
 A file indexed only in part (over its work budget, or damaged) is `indexed`
 with its `partial` column saying what was lost and why.
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from omnidex.paths import from_text, to_text
+from core.paths import from_text, to_text
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -9,8 +9,8 @@ from typing import Any
 from encoders.hub import ModelHub
 from ingest.chunking import TextChunker
 from ingest.limits import Losses
-from omnidex.config import Settings
-from omnidex.schema import Segment
+from core.config import Settings
+from core.schema import Segment
 
 
 @dataclass

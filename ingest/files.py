@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ingest.errors import ExtractionError
 from ingest.limits import check_file_size
-from omnidex.schema import Asset, FileType
+from core.schema import Asset, FileType
 
 EXTENSIONS: dict[str, FileType] = {
     ".pdf": FileType.PDF,

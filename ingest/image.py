@@ -22,7 +22,7 @@ from ingest.extraction import ExtractContext, Extraction
 from ingest.limits import check_picture_budget
 from ingest.ocr import TEXT_LIKELIHOOD, glyph_marks, image_may_hold_text, ocr_glyph_text, ocr_image_text
 from ingest.thumbnails import as_rgb, thumbnail_jpeg
-from omnidex.schema import Modality, Segment
+from core.schema import Modality, Segment
 
 log = logging.getLogger(__name__)
 _ocr_warnings: set[str] = set()

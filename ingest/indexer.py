@@ -41,8 +41,8 @@ from ingest.limits import Losses, time_over_budget
 from ingest.prefetch import DeadlinePassed, prefetch
 from ingest.slides import extract_slides
 from ingest.video import extract_video
-from omnidex.paths import is_clean, raw_bytes_hex
-from omnidex.schema import (CONSE_VECTOR, OCR_VECTOR, Asset, FileType, Modality, Segment, ancestor_dirs,
+from core.paths import is_clean, raw_bytes_hex
+from core.schema import (CONSE_VECTOR, OCR_VECTOR, Asset, FileType, Modality, Segment, ancestor_dirs,
                             features_vector, point_id, segment_payload)
 from store.base import Filter, MatchValue, PointRecord, Store, VectorValue
 

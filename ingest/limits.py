@@ -16,7 +16,7 @@ import math
 from PIL import Image
 
 from ingest.errors import ExtractionError
-from omnidex.config import Settings
+from core.config import Settings
 
 MB = 1 << 20
 

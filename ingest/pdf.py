@@ -32,7 +32,7 @@ from ingest.limits import (
 )
 from ingest.ocr import ocr_pdf_page, pdf_page_needs_ocr
 from ingest.thumbnails import pdf_page_thumbnail
-from omnidex.schema import Modality, Segment
+from core.schema import Modality, Segment
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from ingest.extraction import ExtractContext, Extraction
 from ingest.image import WORK_PX, image_segments
 from ingest.limits import Losses, TextBudget, check_page_count, check_picture_budget
 from ingest.thumbnails import pdf_page_thumbnail, thumbnail_jpeg
-from omnidex.schema import Modality, Segment
+from core.schema import Modality, Segment
 
 
 @dataclass

@@ -18,7 +18,7 @@ from ingest.extraction import ExtractContext, Extraction
 from ingest.image import image_segments
 from ingest.limits import check_duration
 from ingest.media import ffmpeg_reason
-from omnidex.schema import Modality, Segment
+from core.schema import Modality, Segment
 
 SAMPLE_EVERY_S = 0.5  # how often a decoded frame is looked at for shot changes
 MAX_SPARE = 64  # frames held back for clips too static to yield min_frames shot changes

@@ -5,7 +5,7 @@ page), a slide's picture and the slide's title, a video frame and the words spok
 Those pairs fine-tune the committed projection (encoders/binding.py) for this archive. A share of the
 pairs is held out; the adapted projection is kept only if it finds those pictures by their words better
 than the one in use. Keeping it remakes every picture's vector from what ingestion kept beside it (its
-features, ConSE vector and read words: omnidex/schema.py), so no file is read again.
+features, ConSE vector and read words: core/schema.py), so no file is read again.
 
 Crash-safe like ingestion: the new projection is written beside the index and the catalog notes that
 vectors are being remade before the first one changes; a killed run is finished by the next command
@@ -28,7 +28,7 @@ import numpy as np
 
 from encoders.binding import Binding, Training, adapted_path, bind_features, binding_path, fit, load_binding
 from ingest.image import blend_words
-from omnidex.schema import CONSE_VECTOR, OCR_VECTOR, PICTURE_FEATURES, Modality
+from core.schema import CONSE_VECTOR, OCR_VECTOR, PICTURE_FEATURES, Modality
 from store.base import Filter, MatchAny, MatchValue, PointRecord, ScoredPoint, Store
 
 if TYPE_CHECKING:

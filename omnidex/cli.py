@@ -1,6 +1,6 @@
 """The `omnidex` command: ingest, watch, reindex, adapt, search, status, check and serve.
 
-Plain output shows file names through `omnidex.paths.display`: undecodable bytes as U+FFFD and control
+Plain output shows file names through `core.paths.display`: undecodable bytes as U+FFFD and control
 characters escaped (a newline in a name prints as \n), so no name can forge or hide a line.
 """
 
@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ingest.indexer import FileOutcome, IngestReport, Progress
-from omnidex.paths import display, escape_controls, readable
-from omnidex.schema import FileType
+from core.paths import display, escape_controls, readable
+from core.schema import FileType
 
 
 def _date(value: str) -> datetime:
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     import sqlite3
 
     from ingest.catalog import CatalogDamaged, damaged_message
-    from omnidex.config import Settings
+    from core.config import Settings
     from omnidex.service import InvalidRequest, ModelMismatch, Omnidex
     from store.edge import StoreDamaged, StoreLocked
 
@@ -332,7 +332,7 @@ def _status(app, args: argparse.Namespace) -> int:
 
 def _lossless(path: str) -> dict[str, str]:
     """JSON output's way back to a file whose name is not UTF-8: its bytes in hex."""
-    from omnidex.paths import is_clean, raw_bytes_hex
+    from core.paths import is_clean, raw_bytes_hex
 
     return {} if is_clean(path) else {"path_bytes": raw_bytes_hex(path)}
 
@@ -390,7 +390,7 @@ def _eval(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     """Streamlit on the app, with what keeps it private set on the command line: a UI other machines can reach
     needs a password, answers only to this machine's names (DNS rebinding), and shows no error details."""
-    from omnidex.config import Settings
+    from core.config import Settings
     from ui.access import PASSWORD_HOWTO, allowed_hosts, configured_password, is_loopback
 
     settings = Settings()

@@ -32,9 +32,9 @@ from omnidex.adapt import ADAPT_META, BINDING_ROLE, AdaptReport
 from omnidex.adapt import adapt as adapt_archive
 from omnidex.adapt import finish as finish_adapting
 from omnidex.adapt import revert as revert_adapting
-from omnidex.config import Settings
+from core.config import Settings
 from omnidex.integrity import Integrity, catalog_rows, missing_points, scan
-from omnidex.schema import CONSE_VECTOR, OCR_VECTOR, PAYLOAD_INDEXES, PICTURE_FEATURES, SOUND_FEATURES
+from core.schema import CONSE_VECTOR, OCR_VECTOR, PAYLOAD_INDEXES, PICTURE_FEATURES, SOUND_FEATURES
 from rerank.cross_encoder import CrossEncoder, load_cross_encoder
 from retrieval.calibration import SegmentCalibration
 from retrieval.filters import SearchFilters

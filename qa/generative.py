@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from langchain_core.language_models import BaseChatModel
 
-from omnidex.config import Settings
+from core.config import Settings
 from qa.prompts import ANSWER_PROMPT, numbered_passages
 from qa.types import Answer, Citation
 from retrieval.search import SearchHit

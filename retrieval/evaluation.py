@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from omnidex.config import Settings
+from core.config import Settings
 from retrieval.search import SearchMode
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 MEDIA_FILES = "files"
 METRICS = ("recall@1", "recall@5", "recall@10", "recall@100", "mrr@10", "ndcg@10", "empty")
 # Code whose changes alter what an index holds; a cached index made before such a change is rebuilt.
-INGESTION_CODE = ("ingest", "encoders", "store", "omnidex/schema.py")
+INGESTION_CODE = ("ingest", "encoders", "store", "core/schema.py")
 _COMPLETE = "eval-index-complete.json"
 
 

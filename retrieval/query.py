@@ -13,7 +13,7 @@ import shlex
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timezone
 
-from omnidex.schema import FileType
+from core.schema import FileType
 from retrieval.filters import SearchFilters
 
 TYPE_ALIASES = {

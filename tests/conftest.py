@@ -14,7 +14,7 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests must never reach for a model hub
 
-from omnidex.config import Settings  # noqa: E402
+from core.config import Settings  # noqa: E402
 from omnidex.service import Omnidex  # noqa: E402
 
 

@@ -21,7 +21,7 @@ from PIL import Image, ImageDraw
 
 from encoders.binding import Training, adapted_path, binding_path, fit, load_binding
 from omnidex import adapt as adapting
-from omnidex.schema import PICTURE_FEATURES, Modality
+from core.schema import PICTURE_FEATURES, Modality
 from omnidex.service import MODELS_META, Omnidex
 from store.base import Filter, MatchAny
 from tests.conftest import make_settings

@@ -20,8 +20,8 @@ from ingest.errors import ExtractionError
 from ingest.extraction import ExtractContext
 from encoders.sound_events import classes_under
 from ingest.media import decode_audio, media_duration, probe_audio
-from omnidex.config import Settings
-from omnidex.schema import Modality
+from core.config import Settings
+from core.schema import Modality
 from tests.conftest import make_settings
 from tests.media_fixtures import _run, beeps, convert, silence, silent_video, speak, speak_passage, speech_video
 

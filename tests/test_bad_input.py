@@ -30,7 +30,7 @@ from ingest.pdf import extract_pdf
 from ingest.slides import extract_slides
 from ingest.video import extract_video
 from omnidex import cli
-from omnidex.config import Settings
+from core.config import Settings
 from omnidex.service import Omnidex
 from tests.bad_inputs import HUGE_PDF_PAGES, LIMITS, BadCorpus, write_bad_corpus
 from tests.conftest import make_settings, write_pdf

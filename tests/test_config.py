@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from omnidex.config import Settings
+from core.config import Settings
 
 
 def test_environment_overrides_defaults(monkeypatch: pytest.MonkeyPatch) -> None:

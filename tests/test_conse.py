@@ -12,7 +12,7 @@ from encoders.conse import Conse
 from encoders.hub import IMAGE_TEMPLATES, ModelHub
 from encoders.image_tagger import imagenet_descriptions, imagenet_labels
 from encoders.sound_events import ancestors, sound_descriptions
-from omnidex.config import Settings
+from core.config import Settings
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from omnidex.config import Settings
+from core.config import Settings
 from omnidex.service import Omnidex
 from tests.conftest import write_pdf
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ingest.catalog import INDEXED
 from ingest.indexer import asset_filter
-from omnidex.paths import display, from_text, readable, to_text
+from core.paths import display, from_text, readable, to_text
 from omnidex.service import Omnidex
 from tests.conftest import make_settings, write_pdf
 from tests.test_cli import omnidex

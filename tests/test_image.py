@@ -21,7 +21,7 @@ from ingest.image import exif_datetime, extract_image, image_segments, open_imag
 from ingest.ocr import (glyph_marks, image_may_hold_text, ocr_glyph_text, ocr_pdf_page, pdf_page_needs_ocr,
                         plausible_text)
 from ingest.thumbnails import pdf_page_thumbnail, thumbnail_jpeg
-from omnidex.schema import Modality, Segment
+from core.schema import Modality, Segment
 from tests.conftest import make_settings
 
 skdata = pytest.importorskip("skimage.data")

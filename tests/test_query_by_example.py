@@ -8,7 +8,7 @@ import pytest
 from PIL import Image, ImageOps
 from skimage import data
 
-from omnidex.config import Settings
+from core.config import Settings
 from omnidex.service import Omnidex
 from retrieval.filters import SearchFilters
 from tests.conftest import write_pdf

@@ -11,7 +11,7 @@ from qdrant_client import QdrantClient
 from ingest import indexer
 from ingest.catalog import INDEXED
 from ingest.indexer import MOVED, REMOVED, asset_filter
-from omnidex.schema import FileType
+from core.schema import FileType
 from omnidex.service import Omnidex
 from retrieval.filters import SearchFilters
 from store.base import Filter, MatchValue, PointRecord, Schema

@@ -15,7 +15,7 @@ from streamlit import config as streamlit_config
 from streamlit.testing.v1 import AppTest
 
 from ingest.catalog import Catalog
-from omnidex.config import Settings
+from core.config import Settings
 from omnidex.service import Omnidex
 from retrieval.search import SearchHit
 from tests.conftest import write_pdf

@@ -17,7 +17,7 @@ import pytest
 from streamlit import config as streamlit_config
 from streamlit.testing.v1 import AppTest
 
-from omnidex.config import Settings
+from core.config import Settings
 from omnidex.service import Omnidex
 from tests.conftest import write_pdf
 from ui.access import allowed_hosts, is_loopback, password_matches
@@ -197,7 +197,7 @@ def test_a_store_held_by_another_process_is_explained_without_traceback(served_o
     """While `omnidex ingest` (here: another process with the store open) holds the index, the UI says so."""
     data_dir = tmp_path / "data"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from omnidex.config import Settings; "
+        [sys.executable, "-c", "import sys, time; from core.config import Settings; "
          "from omnidex.service import Omnidex; app = Omnidex(Settings()); app.store; print('holding', flush=True); "
          "sys.stdin.read()"],
         cwd=ROOT, env=_serve_env(data_dir), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)

@@ -14,7 +14,7 @@ import time
 
 import streamlit as st
 
-from omnidex.config import Settings
+from core.config import Settings
 
 SIGNED_IN = "signed_in"
 WRONG_PASSWORD_DELAY_S = 1.0  # each wrong guess costs the guesser a second

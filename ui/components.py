@@ -10,8 +10,8 @@ import streamlit as st
 
 from ingest.catalog import CatalogDamaged
 from ingest.indexer import shown_path_bytes
-from omnidex.config import Settings
-from omnidex.schema import FileType, Modality
+from core.config import Settings
+from core.schema import FileType, Modality
 from omnidex.service import ModelMismatch, Omnidex
 from retrieval.search import SearchHit, SearchMode, clock
 from store.edge import StoreDamaged, StoreLocked

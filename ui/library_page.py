@@ -13,7 +13,7 @@ from ingest.catalog import FAILED, INDEXED
 from ingest.files import EXTENSIONS
 from ingest.indexer import FileOutcome, IngestReport, Progress
 from ingest.limits import over_size_limit
-from omnidex.config import Settings
+from core.config import Settings
 from omnidex.service import Omnidex
 from ui.components import BADGES, INGEST_LOCK, get_app, index_changed
 from ui.safety import escape_markdown, folder_bytes, inside_roots, library_roots, literal, printable, upload_name

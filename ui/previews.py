@@ -10,7 +10,7 @@ from typing import Any
 
 import pymupdf
 
-from omnidex.paths import is_clean
+from core.paths import is_clean
 from retrieval.search import SearchHit
 
 # MuPDF is not thread-safe and Streamlit runs each session's script in its own thread.

@@ -17,8 +17,8 @@ from PIL import Image, UnidentifiedImageError
 from ingest.catalog import INDEXED
 from ingest.files import EXTENSIONS
 from ingest.limits import over_size_limit
-from omnidex.config import Settings
-from omnidex.schema import FileType
+from core.config import Settings
+from core.schema import FileType
 from omnidex.service import Omnidex
 from retrieval.filters import SearchFilters
 from retrieval.query import QuerySyntaxError, parse_query
