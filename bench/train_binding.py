@@ -31,7 +31,6 @@ import re
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -45,7 +44,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import devsets  # noqa: E402
 
-from encoders.binding import Binding, bind, binding_path  # noqa: E402
+from encoders.binding import Binding, Training, bind, binding_path, fit  # noqa: E402
 from encoders.hub import ModelHub  # noqa: E402
 from encoders.image_tagger import FEATURE_DIM  # noqa: E402
 from encoders.sound_events import EMBEDDING_DIM, SILENCE_LABEL  # noqa: E402
@@ -53,33 +52,16 @@ from ingest.audio import SILENCE_DBFS  # noqa: E402
 from ingest.errors import ExtractionError  # noqa: E402
 from ingest.image import open_image  # noqa: E402
 from ingest.media import audio_blocks  # noqa: E402
-from omnidex.config import Settings  # noqa: E402
+from core.config import Settings  # noqa: E402
 from retrieval.evaluation import load_beir  # noqa: E402
 
 HELD_OUT = 0.1
 SEED = 0
-EPOCHS = 40
-BATCH = 256
-LEARNING_RATE = 1e-3
-WEIGHT_DECAY = 0.05
-TEMPERATURE = 0.05
-DROPOUT = 0.1
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg")
 SOUND_SUFFIXES = (".ogg", ".wav", ".flac", ".mp3", ".oga")
 SOUND_SECONDS = 10.0  # of each file: effects are short, and a long file's start says what it is
 SOUND_FOLDS = 5
 SOUND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
-
-
-@dataclass(frozen=True)
-class Hyper:
-    """How the projection is trained: the pictures' settings are the defaults."""
-
-    epochs: int = EPOCHS
-    weight_decay: float = WEIGHT_DECAY
-    dropout: float = DROPOUT
-    rank: int | None = None  # through a narrower layer first (fewer free parameters), folded into one map
-    batch: int = BATCH
 
 
 def clipart_pairs(cache: Path) -> list[tuple[Path, str, str]]:
@@ -127,39 +109,6 @@ def picture_features(hub: ModelHub, paths: list[Path], cache_file: Path) -> tupl
     probs_array, features_array = np.array(probs, np.float32), np.array(features, np.float32)
     np.savez(cache_file, keys=np.array(keys), probs=probs_array, features=features_array)
     return probs_array, features_array
-
-
-def train(features: np.ndarray, targets: np.ndarray, hyper: Hyper = Hyper()) -> Binding:
-    """A linear map from standardised features to the captions' unit vectors, by symmetric InfoNCE."""
-    import torch
-
-    torch.manual_seed(SEED)
-    mean, scale = features.mean(axis=0), features.std(axis=0) + 1e-6
-    layers = ([torch.nn.Linear(features.shape[1], hyper.rank), torch.nn.Linear(hyper.rank, targets.shape[1])]
-              if hyper.rank else [torch.nn.Linear(features.shape[1], targets.shape[1])])
-    net = torch.nn.Sequential(torch.nn.Dropout(hyper.dropout), *layers)
-    optimiser = torch.optim.AdamW(net.parameters(), lr=LEARNING_RATE, weight_decay=hyper.weight_decay)
-    x = torch.from_numpy((features - mean) / scale)
-    y = torch.from_numpy(targets)
-    for _ in range(hyper.epochs):
-        net.train()
-        order = torch.randperm(len(x))
-        for start in range(0, len(x), hyper.batch):
-            batch = order[start:start + hyper.batch]
-            projected = torch.nn.functional.normalize(net(x[batch]), dim=1)
-            logits = projected @ y[batch].T / TEMPERATURE
-            wanted = torch.arange(len(batch))
-            loss = (torch.nn.functional.cross_entropy(logits, wanted)
-                    + torch.nn.functional.cross_entropy(logits.T, wanted)) / 2
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-    weight, bias = np.eye(features.shape[1], dtype=np.float32), np.zeros(features.shape[1], np.float32)
-    for linear in layers:  # x W1 + b1, then (.) W2 + b2: one map x (W1 W2) + (b1 W2 + b2)
-        w, b = linear.weight.detach().numpy().T, linear.bias.detach().numpy()
-        weight, bias = weight @ w, bias @ w + b
-    return Binding(mean.astype(np.float32), scale.astype(np.float32), weight.astype(np.float32),
-                   bias.astype(np.float32), fingerprint="")
 
 
 def recall(queries: np.ndarray, relevant: list[set[int]], pictures: np.ndarray) -> dict[str, float]:
@@ -217,7 +166,7 @@ def bind_pictures(args: argparse.Namespace, hub: ModelHub, settings: Settings) -
     order = rng.permutation(len(captions))
     held, trained = order[: int(len(captions) * HELD_OUT)], order[int(len(captions) * HELD_OUT):]
     started = time.process_time()
-    binding = train(features[trained], hub.text.encode_query([captions[i] for i in trained]))
+    binding = fit(features[trained], hub.text.encode_query([captions[i] for i in trained]))
     seconds = time.process_time() - started
     print(f"trained on {len(trained)} captioned pictures in {seconds:.1f} CPU s; "
           f"weights {binding.weight.nbytes / 1e6:.1f} MB ({binding.weight.shape[0]}x{binding.weight.shape[1]})")
@@ -397,13 +346,13 @@ def bound_recalls(hub: ModelHub, binding: Binding, probs: np.ndarray, features: 
 
 
 def cross_validate(hub: ModelHub, features: np.ndarray, probs: np.ndarray, captions: list[str],
-                   targets: np.ndarray, hyper: Hyper) -> dict[float, dict[str, float]]:
+                   targets: np.ndarray, hyper: Training) -> dict[float, dict[str, float]]:
     """Mean recall over SOUND_FOLDS folds of the training pairs, per bound weight."""
     folds = caption_folds(captions, SOUND_FOLDS)
     per_fold = []
     for fold in range(SOUND_FOLDS):
         inside, outside = folds != fold, folds == fold
-        binding = train(features[inside], targets[inside], hyper)
+        binding = fit(features[inside], targets[inside], hyper)
         per_fold.append(bound_recalls(hub, binding, probs[outside], features[outside],
                                       [c for c, out in zip(captions, outside) if out]))
     return {w: {k: round(float(np.mean([f[w][k] for f in per_fold])), 3) for k in ("R@1", "R@10")}
@@ -411,7 +360,7 @@ def cross_validate(hub: ModelHub, features: np.ndarray, probs: np.ndarray, capti
 
 
 # Few pairs: fewer epochs, more dropout, a narrower map. (Weight decay 1.0 beside 0.05 never helped.)
-SOUND_GRID = [Hyper(epochs, WEIGHT_DECAY, dropout, rank, batch=64)
+SOUND_GRID = [Training(epochs=epochs, dropout=dropout, rank=rank, batch=64)
               for epochs in (10, 20, 60) for dropout in (0.1, 0.5, 0.7) for rank in (None, 64)]
 
 
@@ -442,7 +391,7 @@ def bind_sounds(args: argparse.Namespace, hub: ModelHub, settings: Settings) -> 
     print(f"chosen: {chosen}, bound weight {weight} (cross-validated R@10 {cv[weight]['R@10']:.3f}, "
           f"ConSE alone {cv[0.0]['R@10']:.3f})")
     started = time.process_time()
-    binding = train(features[trained], targets, chosen)
+    binding = fit(features[trained], targets, chosen)
     seconds = time.process_time() - started
     print(f"trained on {len(trained)} captioned sounds in {seconds:.1f} CPU s; "
           f"weights {binding.weight.nbytes / 1e6:.1f} MB ({binding.weight.shape[0]}x{binding.weight.shape[1]})")

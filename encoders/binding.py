@@ -92,8 +92,10 @@ def bind_features(conse: np.ndarray, features: np.ndarray, binding: Binding | No
 @dataclass(frozen=True)
 class Training:
     """How a projection is fitted: symmetric InfoNCE over batches of (features, caption vector) pairs.
-    Fine-tuning (`start` given) begins at those weights and is pulled back towards them by `anchor`, so
-    a few hundred pairs from one archive shift the projection rather than replace what it learned."""
+    `rank` routes the map through a narrower layer first (fewer free parameters for few pairs), folded
+    into one map afterwards. Fine-tuning (`start` given) begins at those weights and is pulled back
+    towards them by `anchor`, so a few hundred pairs from one archive shift the projection rather than
+    replace what it learned."""
 
     epochs: int = 40
     batch: int = 256
@@ -101,6 +103,7 @@ class Training:
     weight_decay: float = 0.05
     temperature: float = 0.05
     dropout: float = 0.1
+    rank: int | None = None
     anchor: float = 0.0
     seed: int = 0
 
@@ -113,18 +116,21 @@ def fit(features: np.ndarray, targets: np.ndarray, training: Training = Training
 
     import torch
 
+    if start is not None and training.rank:
+        raise ValueError("fine-tuning starts from a full-rank map")
     torch.manual_seed(training.seed)
     if start is None:
         mean, scale = features.mean(axis=0), features.std(axis=0) + 1e-6
     else:
         mean, scale = start.mean, start.scale
-    linear = torch.nn.Linear(features.shape[1], targets.shape[1])
+    widths = [features.shape[1], *([training.rank] if training.rank else []), targets.shape[1]]
+    layers = [torch.nn.Linear(a, b) for a, b in zip(widths, widths[1:])]
     if start is not None:
         with torch.no_grad():
-            linear.weight.copy_(torch.from_numpy(start.weight.T.copy()))
-            linear.bias.copy_(torch.from_numpy(start.bias.copy()))
-    initial = [p.detach().clone() for p in linear.parameters()]
-    net = torch.nn.Sequential(torch.nn.Dropout(training.dropout), linear)
+            layers[0].weight.copy_(torch.from_numpy(start.weight.T.copy()))
+            layers[0].bias.copy_(torch.from_numpy(start.bias.copy()))
+    initial = [p.detach().clone() for layer in layers for p in layer.parameters()]
+    net = torch.nn.Sequential(torch.nn.Dropout(training.dropout), *layers)
     optimiser = torch.optim.AdamW(net.parameters(), lr=training.learning_rate, weight_decay=training.weight_decay)
     x = torch.from_numpy(((features - mean) / scale).astype(np.float32))
     y = torch.from_numpy(targets.astype(np.float32))
@@ -139,12 +145,16 @@ def fit(features: np.ndarray, targets: np.ndarray, training: Training = Training
             loss = (torch.nn.functional.cross_entropy(logits, wanted)
                     + torch.nn.functional.cross_entropy(logits.T, wanted)) / 2
             if training.anchor:
-                loss = loss + training.anchor * sum(((p - p0) ** 2).sum() for p, p0 in zip(linear.parameters(),
-                                                                                          initial))
+                loss = loss + training.anchor * sum(((p - p0) ** 2).sum()
+                                                    for p, p0 in zip(net.parameters(), initial))
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
         if deadline is not None and time.monotonic() > deadline:
             break
-    return Binding(np.asarray(mean, np.float32), np.asarray(scale, np.float32),
-                   linear.weight.detach().numpy().T.copy(), linear.bias.detach().numpy().copy(), fingerprint="")
+    weight, bias = np.eye(features.shape[1], dtype=np.float32), np.zeros(features.shape[1], np.float32)
+    for layer in layers:  # x W1 + b1, then (.) W2 + b2: one map x (W1 W2) + (b1 W2 + b2)
+        w, b = layer.weight.detach().numpy().T, layer.bias.detach().numpy()
+        weight, bias = weight @ w, bias @ w + b
+    return Binding(np.asarray(mean, np.float32), np.asarray(scale, np.float32), weight.astype(np.float32),
+                   bias.astype(np.float32), fingerprint="")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from encoders.binding import bind, binding_path, load_binding
+from encoders.binding import bind, binding_path, fit, load_binding
 from encoders.hub import ModelHub
 from encoders.versions import model_versions
 from tests.conftest import load_bench_script, make_settings
@@ -69,13 +69,14 @@ def test_weight_zero_is_conse_alone_and_a_new_projection_is_a_model_change(hub: 
 
 
 def test_training_binds_pictures_to_their_captions(hub: ModelHub, photos) -> None:
-    """The trainer of bench/train_binding.py on real features: each photo nearest its own caption."""
+    """The trainer bench/train_binding.py and `omnidex adapt` use, on real features: each photo nearest its own
+    caption."""
     trainer = load_bench_script("train_binding")
     _, features, _ = photos
     captions = ["a tabby cat", "a cup of espresso", "an astronaut in a space suit", "a rocket on the launch pad",
                 "a man with a camera on a tripod", "a horse", "galaxies in the night sky", "a printed page",
                 "a wall clock"]
     targets = hub.text.encode_query(captions)
-    binding = trainer.train(features, targets)
+    binding = fit(features, targets)
     found = trainer.recall(targets, [{i} for i in range(len(captions))], binding.project(features))
     assert found["R@1"] == 1.0, found
