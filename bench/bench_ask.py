@@ -18,8 +18,8 @@ from pathlib import Path
 
 from faq_to_beir import DEFAULT_CACHE, DEFAULT_OUT, DEBIAN_FAQ, build_debian_faq
 
+from omnidex.evaluation import load_beir, scratch_index
 from qa import Answerer
-from retrieval.evaluation import load_beir, scratch_index
 
 # Questions the Debian FAQ has no answer to, everyday and close to its topics alike.
 OFF_TOPIC = [

@@ -42,8 +42,8 @@ import numpy as np
 
 from core.config import Settings
 from core.schema import Asset, FileType, Modality, Segment, point_id, segment_payload
+from omnidex.evaluation import load_beir
 from omnidex.service import Omnidex
-from retrieval.evaluation import load_beir
 from retrieval.search import SearchMode
 from store.base import PointRecord
 

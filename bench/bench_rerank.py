@@ -29,7 +29,7 @@ import numpy as np
 
 from faq_to_beir import DEBIAN_FAQ, DEFAULT_OUT, R_FAQ
 
-from retrieval.evaluation import load_beir, ndcg_at, scratch_index
+from omnidex.evaluation import load_beir, ndcg_at, scratch_index
 from retrieval.search import RERANK_WINDOW_CHARS, SearchHit, SearchMode, blend_log_odds, group_by_asset
 from retrieval.snippets import snippet
 

@@ -53,7 +53,7 @@ from ingest.errors import ExtractionError  # noqa: E402
 from ingest.image import open_image  # noqa: E402
 from ingest.media import audio_blocks  # noqa: E402
 from core.config import Settings  # noqa: E402
-from retrieval.evaluation import load_beir  # noqa: E402
+from omnidex.evaluation import load_beir  # noqa: E402
 
 HELD_OUT = 0.1
 SEED = 0

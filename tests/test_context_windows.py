@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from tests.conftest import load_bench_script
 
+from omnidex.evaluation import RUNS, BeirDataset, indexed, load_beir, rankings, score
 from omnidex.service import Omnidex
-from retrieval.evaluation import RUNS, BeirDataset, indexed, load_beir, rankings, score
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.evaluation import is_media_set, load_beir
+from omnidex.evaluation import is_media_set, load_beir
 from tests.conftest import load_bench_script
 
 devsets = load_bench_script("devsets")

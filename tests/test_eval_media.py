@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from omnidex.cli import main
-from retrieval.evaluation import evaluate, ingestion_fingerprint, is_media_set, load_beir
+from omnidex.evaluation import evaluate, ingestion_fingerprint, is_media_set, load_beir
 from tests.conftest import make_settings, write_pdf
 from tests.media_fixtures import speak
 
