@@ -70,6 +70,13 @@ class Fuser:
         self.weights = dict(weights) if weights else None
         self.rrf_k = rrf_k
 
+    @property
+    def scores_estimate_relevance(self) -> bool:
+        """Whether a fused score says how far above chance a candidate stands (WEIGHTED: standard deviations
+        over each list's tail), so it can be added to, cut at and mapped to a relevance; RRF and DBSF
+        scores only give an order within one query."""
+        return self.mode is FusionMode.WEIGHTED
+
     def weight(self, name: str) -> float:
         return 1.0 if self.weights is None else self.weights.get(name, 0.0)
 

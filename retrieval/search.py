@@ -23,7 +23,7 @@ from encoders.bm25 import Bm25Encoder, all_words, tokenize, word_pairs
 from rerank.cross_encoder import CrossEncoder
 from retrieval.calibration import SegmentCalibration
 from retrieval.filters import SearchFilters
-from retrieval.fusion import Fused, Fuser, FusionMode, Ranked
+from retrieval.fusion import Fused, Fuser, Ranked
 from retrieval.snippets import snippet
 from store.base import Filter, ScoredPoint, Store
 
@@ -219,8 +219,8 @@ class Searcher:
         hits = [self._hit(points[f.id], f, vectors.text) for f in fused if f.id not in request.exclude_ids]
         if request.mode is SearchMode.RERANK and vectors.text:
             hits = self._rerank(vectors.text, hits)
-        # The cutoff reads the WEIGHTED fusion's parts (standardised lists, dense z above chance).
-        if request.cutoff and self.fuser.mode is FusionMode.WEIGHTED:
+        # The cutoff reads parts that stand above chance (standardised lists, dense z), as only such fusion keeps.
+        if request.cutoff and self.fuser.scores_estimate_relevance:
             terms, pairs = set(tokenize(vectors.text)), set(word_pairs(all_words(vectors.text)))
             hits = [h for h in hits if self._relevant(h, terms, pairs)]
         if request.diversity > 0:
@@ -244,7 +244,7 @@ class Searcher:
             weights = {**self.fuser.weights, "bm25": self.fuser.weight("dense"), "dense": self.fuser.weight("bm25")}
             deciders.add("bm25")
         fused = self.fuser.fuse(lists, deciders, weights)
-        if text and self.fuser.mode is FusionMode.WEIGHTED:
+        if text and self.fuser.scores_estimate_relevance:  # a bonus in deviations means nothing to an order
             add_proximity(fused, points, text)
         return fused
 
@@ -297,7 +297,7 @@ class Searcher:
 
     def _hit(self, point: ScoredPoint, fused: Fused, query: str) -> SearchHit:
         hit = SearchHit.from_point(point, query)
-        hit.score = relevance(fused.score) if self.fuser.mode is FusionMode.WEIGHTED else fused.score
+        hit.score = relevance(fused.score) if self.fuser.scores_estimate_relevance else fused.score
         hit.scores = {**fused.parts, "fused": fused.score}
         return hit
 
