@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from langchain_core.prompts import ChatPromptTemplate
 
+from omnidex.present import label
 from retrieval.search import SearchHit
 
 SYSTEM = (
@@ -20,4 +21,4 @@ ANSWER_PROMPT = ChatPromptTemplate.from_messages([("system", SYSTEM), ("human", 
 
 def numbered_passages(hits: list[SearchHit]) -> str:
     """The passages as the model sees them: "[n] (where)" then the text, numbered from 1."""
-    return "\n\n".join(f"[{n}] ({hit.label(', ')})\n{hit.text.strip()}" for n, hit in enumerate(hits, start=1))
+    return "\n\n".join(f"[{n}] ({label(hit, ', ')})\n{hit.text.strip()}" for n, hit in enumerate(hits, start=1))

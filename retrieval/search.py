@@ -71,13 +71,6 @@ class SearchMode(str, Enum):
 LEXICAL_LISTS = {SearchMode.BM25: ("bm25",), SearchMode.PHRASE: ("phrase",), SearchMode.DENSE: ()}
 
 
-def clock(seconds: float) -> str:
-    """1:05 or 1:02:05."""
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
 @dataclass
 class SearchHit:
     id: str
@@ -99,22 +92,6 @@ class SearchHit:
     def asset_id(self) -> str:
         return self.payload.get("asset_id", self.id)
 
-    @property
-    def place(self) -> str:
-        """Where in its file the hit is, as people say it: "page 3", "slide 2", "1:05"; "" for a whole file."""
-        if self.page is not None:
-            return f"page {self.page}"
-        if self.slide is not None:
-            return f"slide {self.slide}"
-        if self.t0 is not None:
-            return clock(self.t0)
-        return ""
-
-    def label(self, separator: str = " · ") -> str:
-        """File name and place, e.g. "report.pdf · page 3", for buttons, headings and citations."""
-        name = self.payload.get("file_name") or self.path.rsplit("/", 1)[-1]
-        return separator.join(part for part in (name, self.place) if part)
-
     @classmethod
     def from_point(cls, point: ScoredPoint, query: str) -> SearchHit:
         p = point.payload
@@ -132,26 +109,6 @@ class SearchHit:
             t1=p.get("t1"),
             payload=p,
         )
-
-    def to_json(self) -> dict[str, Any]:
-        """The stable, machine-readable shape printed by `omnidex search --json`."""
-        row = {
-            "path": self.path,
-            "file_type": self.file_type,
-            "modality": self.modality,
-            "page": self.page,
-            "slide": self.slide,
-            "t0": self.t0,  # the moment to jump to; inside a transcript span, when the query's words are said
-            "t1": self.t1,
-            "score": round(self.score, 6),
-            "snippet": self.snippet,
-            "tags": self.payload.get("tags", []),
-            "id": self.id,
-        }
-        if self.more:
-            row["more"] = [{k: m.to_json()[k] for k in ("page", "slide", "t0", "t1", "score", "id")}
-                           for m in self.more]
-        return row
 
 
 @dataclass

@@ -61,7 +61,7 @@ def test_words_steer_a_picture_query(library) -> None:
 def test_langchain_retriever_in_an_lcel_chain(library) -> None:
     from langchain_core.runnables import RunnableLambda
 
-    from retrieval.langchain import OmnidexRetriever
+    from omnidex.langchain import OmnidexRetriever
 
     app, _ = library
     retriever = OmnidexRetriever(app=app, k=3)

@@ -9,6 +9,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
+from omnidex.present import hit_json
 from retrieval.filters import SearchFilters
 from retrieval.search import SearchHit
 
@@ -27,5 +28,5 @@ class OmnidexRetriever(BaseRetriever):
 
 
 def to_document(hit: SearchHit) -> Document:
-    metadata = {key: value for key, value in hit.to_json().items() if value is not None and key != "more"}
+    metadata = {key: value for key, value in hit_json(hit).items() if value is not None and key != "more"}
     return Document(page_content=hit.text, metadata=metadata, id=hit.id)
