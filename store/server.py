@@ -12,79 +12,22 @@ from typing import Any
 
 from qdrant_client import QdrantClient, models
 
-from store.base import (
-    Condition,
-    DatetimeRange,
-    Filter,
-    Fusion,
-    MatchAny,
-    MatchValue,
-    PayloadType,
-    PointRecord,
-    Prefetch,
-    Range,
-    Schema,
-    ScoredPoint,
-    SparseVector,
-    VectorValue,
-)
-from store.convert import normalize_payload, point_id_str, rfc3339, text_value
+from store.adapter import QdrantStore
+from store.base import Filter, Fusion, PointRecord, Schema
+from store.convert import normalize_payload
+from store.translate import QdrantModels, Translator
 
 # Keeps each request far below the server's default 32 MiB body limit even
 # with 1024-d vectors and long chunk payloads.
 UPSERT_BATCH = 256
 
-_PAYLOAD_TYPES: dict[PayloadType, models.PayloadSchemaType] = {
-    PayloadType.KEYWORD: models.PayloadSchemaType.KEYWORD,
-    PayloadType.INTEGER: models.PayloadSchemaType.INTEGER,
-    PayloadType.FLOAT: models.PayloadSchemaType.FLOAT,
-    PayloadType.BOOL: models.PayloadSchemaType.BOOL,
-    PayloadType.DATETIME: models.PayloadSchemaType.DATETIME,
-}
-
-
-# --- conversions ----------------------------------------------------------------
-
-
-def _text(value: Any) -> Any:
-    return text_value(value) if isinstance(value, str) else value
-
-
-def _condition(cond: Condition) -> Any:
-    if isinstance(cond, Filter):
-        return _filter(cond)
-    if isinstance(cond, MatchValue):
-        return models.FieldCondition(key=cond.key, match=models.MatchValue(value=_text(cond.value)))
-    if isinstance(cond, MatchAny):
-        return models.FieldCondition(key=cond.key, match=models.MatchAny(any=[_text(v) for v in cond.values]))
-    if isinstance(cond, Range):
-        return models.FieldCondition(
-            key=cond.key, range=models.Range(gte=cond.gte, gt=cond.gt, lte=cond.lte, lt=cond.lt)
-        )
-    if isinstance(cond, DatetimeRange):
-        # Strings, not datetimes: the same RFC 3339 text the Edge store sends.
-        return models.FieldCondition(
-            key=cond.key,
-            range=models.DatetimeRange(
-                gte=None if cond.gte is None else rfc3339(cond.gte),
-                gt=None if cond.gt is None else rfc3339(cond.gt),
-                lte=None if cond.lte is None else rfc3339(cond.lte),
-                lt=None if cond.lt is None else rfc3339(cond.lt),
-            ),
-        )
-    raise TypeError(f"unsupported filter condition: {cond!r}")
-
-
-def _filter(flt: Filter) -> models.Filter:
-    return models.Filter(
-        must=[_condition(c) for c in flt.must] or None,
-        should=[_condition(c) for c in flt.should] or None,
-        must_not=[_condition(c) for c in flt.must_not] or None,
-    )
-
-
-def _opt_filter(flt: Filter | None) -> models.Filter | None:
-    return None if flt is None or flt.is_empty() else _filter(flt)
+_TRANSLATOR = Translator(QdrantModels.of(
+    models,
+    range=models.Range,
+    datetime_range=models.DatetimeRange,
+    prefetch=lambda using, query, limit, flt: models.Prefetch(query=query, using=using, limit=limit, filter=flt),
+    payload_type=lambda ptype: models.PayloadSchemaType(ptype.value),
+))
 
 
 def _distance(kept: bool) -> models.Distance:
@@ -92,47 +35,16 @@ def _distance(kept: bool) -> models.Distance:
     return models.Distance.DOT if kept else models.Distance.COSINE
 
 
-def _vector_in(value: VectorValue) -> Any:
-    if isinstance(value, SparseVector):
-        return models.SparseVector(indices=list(value.indices), values=[float(v) for v in value.values])
-    return [float(v) for v in value]
-
-
-def _vectors_out(raw: Any) -> dict[str, VectorValue]:
-    if not raw:
-        return {}
-    if not isinstance(raw, dict):  # only an unnamed default vector; Omnidex names all of them
-        return {"": [float(v) for v in raw]}
-    out: dict[str, VectorValue] = {}
-    for name, value in raw.items():
-        if isinstance(value, models.SparseVector):
-            out[name] = SparseVector(list(value.indices), [float(v) for v in value.values])
-        else:
-            out[name] = [float(v) for v in value]
-    return out
-
-
-def _scored(p: Any, with_vectors: bool, score: float | None = None) -> ScoredPoint:
-    return ScoredPoint(
-        id=point_id_str(p.id),
-        score=float(getattr(p, "score", 0.0)) if score is None else score,
-        payload=dict(p.payload or {}),
-        vectors=_vectors_out(p.vector) if with_vectors else None,
-    )
-
-
-def _is_empty_sparse(value: VectorValue) -> bool:
-    return isinstance(value, SparseVector) and not value.indices
-
-
 # --- the store ---------------------------------------------------------------------
 
 
-class ServerStore:
+class ServerStore(QdrantStore):
     """Store backed by one collection reached through `client`.
 
     The store takes ownership of the client: close() closes it.
     """
+
+    translator = _TRANSLATOR
 
     def __init__(
         self, client: QdrantClient, collection: str, schema: Schema, *, rrf_k: int | None = None,
@@ -189,11 +101,7 @@ class ServerStore:
         with warnings.catch_warnings():
             # Local mode has no payload indexes and says so; filters still work there.
             warnings.filterwarnings("ignore", message=".*[Pp]ayload index.*")
-            for key, ptype in self.schema.payload_indexes.items():
-                want = _PAYLOAD_TYPES[ptype]
-                have = existing.get(key)
-                if have is not None and have.data_type == want:
-                    continue
+            for key, want in self.translator.missing_payload_indexes(self.schema, existing):
                 self.client.create_payload_index(self.collection, key, field_schema=want, wait=True)
 
     # --- writes ---------------------------------------------------------------
@@ -203,14 +111,8 @@ class ServerStore:
             batch = points[start : start + UPSERT_BATCH]
             self.client.upsert(
                 self.collection,
-                points=[
-                    models.PointStruct(
-                        id=p.id,
-                        vector={name: _vector_in(v) for name, v in p.vectors.items()},
-                        payload=normalize_payload(p.payload),
-                    )
-                    for p in batch
-                ],
+                points=[models.PointStruct(id=p.id, vector=self.translator.vectors(p.vectors),
+                                           payload=normalize_payload(p.payload)) for p in batch],
                 wait=True,
             )
 
@@ -222,62 +124,19 @@ class ServerStore:
                 wait=True,
             )
 
-    def delete(self, flt: Filter) -> None:
-        if flt.is_empty():
-            # An empty filter matches everything; refuse rather than wipe the index.
-            raise ValueError("delete() needs a non-empty filter")
-        self.client.delete(
-            self.collection, points_selector=models.FilterSelector(filter=_filter(flt)), wait=True
-        )
+    def _delete_matching(self, flt: Any) -> None:
+        self.client.delete(self.collection, points_selector=models.FilterSelector(filter=flt), wait=True)
 
-    def set_payload(self, flt: Filter, payload: dict[str, Any]) -> None:
-        if flt.is_empty():
-            raise ValueError("set_payload() needs a non-empty filter")
-        self.client.set_payload(self.collection, normalize_payload(payload),
-                                points=models.FilterSelector(filter=_filter(flt)), wait=True)
+    def _set_payload_matching(self, flt: Any, payload: dict[str, Any]) -> None:
+        self.client.set_payload(self.collection, payload, points=models.FilterSelector(filter=flt), wait=True)
 
     # --- reads ------------------------------------------------------------------
 
-    def search(
-        self,
-        using: str,
-        query: VectorValue,
-        limit: int,
-        flt: Filter | None = None,
-        with_vectors: bool = False,
-    ) -> list[ScoredPoint]:
-        if _is_empty_sparse(query) or limit <= 0:
-            return []
-        resp = self.client.query_points(
-            self.collection,
-            query=_vector_in(query),
-            using=using,
-            query_filter=_opt_filter(flt),
-            limit=limit,
-            with_payload=True,
-            with_vectors=with_vectors,
-        )
-        return [_scored(p, with_vectors) for p in resp.points]
+    def _nearest(self, using: str, vector: Any, limit: int, flt: Any, with_vectors: bool) -> Sequence[Any]:
+        return self.client.query_points(self.collection, query=vector, using=using, query_filter=flt, limit=limit,
+                                        with_payload=True, with_vectors=with_vectors).points
 
-    def query_fused(
-        self,
-        prefetches: Sequence[Prefetch],
-        fusion: Fusion,
-        limit: int,
-        flt: Filter | None = None,
-    ) -> list[ScoredPoint]:
-        stages = [
-            models.Prefetch(
-                query=_vector_in(p.query),
-                using=p.using,
-                limit=p.limit,
-                filter=_opt_filter(p.filter),
-            )
-            for p in prefetches
-            if not _is_empty_sparse(p.query)
-        ]
-        if not stages or limit <= 0:
-            return []
+    def _fused(self, stages: list[Any], fusion: Fusion, limit: int, flt: Any) -> Sequence[Any]:
         fq: Any
         if fusion is Fusion.DBSF:
             fq = models.FusionQuery(fusion=models.Fusion.DBSF)
@@ -285,54 +144,24 @@ class ServerStore:
             fq = models.FusionQuery(fusion=models.Fusion.RRF)
         else:
             fq = models.RrfQuery(rrf=models.Rrf(k=self.rrf_k))
-        resp = self.client.query_points(
-            self.collection,
-            prefetch=stages,
-            query=fq,
-            query_filter=_opt_filter(flt),
-            limit=limit,
-            with_payload=True,
-            with_vectors=False,
-        )
-        return [_scored(p, False) for p in resp.points]
+        return self.client.query_points(self.collection, prefetch=stages, query=fq, query_filter=flt, limit=limit,
+                                        with_payload=True, with_vectors=False).points
 
-    def retrieve(self, ids: Sequence[str], with_vectors: bool = False) -> list[ScoredPoint]:
-        if not ids:
-            return []
-        records = self.client.retrieve(
-            self.collection, [str(i) for i in ids], with_payload=True, with_vectors=with_vectors
-        )
-        return [_scored(r, with_vectors, score=0.0) for r in records]
+    def _retrieve(self, ids: list[str], with_vectors: bool) -> Sequence[Any]:
+        return self.client.retrieve(self.collection, ids, with_payload=True, with_vectors=with_vectors)
 
-    def scroll(
-        self, flt: Filter | None = None, limit: int = 256, offset: str | None = None, with_vectors: bool = False
-    ) -> tuple[list[ScoredPoint], str | None]:
-        records, next_offset = self.client.scroll(
-            self.collection,
-            scroll_filter=_opt_filter(flt),
-            limit=limit,
-            offset=offset,
-            with_payload=True,
-            with_vectors=with_vectors,
-        )
-        page = [_scored(r, with_vectors, score=0.0) for r in records]
-        return page, None if next_offset is None else point_id_str(next_offset)
+    def _scroll(self, flt: Any, limit: int, offset: Any, with_payload: bool,
+                with_vectors: bool) -> tuple[Sequence[Any], Any]:
+        return self.client.scroll(self.collection, scroll_filter=flt, limit=limit, offset=offset,
+                                  with_payload=with_payload, with_vectors=with_vectors)
 
     def count(self, flt: Filter | None = None) -> int:
-        return int(self.client.count(self.collection, count_filter=_opt_filter(flt), exact=True).count)
-
-    def read_all_vectors(self, page: int = 1024) -> None:
-        offset = None
-        while True:
-            _, offset = self.client.scroll(self.collection, limit=page, offset=offset, with_payload=False,
-                                           with_vectors=True)
-            if offset is None:
-                return
+        flt_in = self.translator.opt_filter(flt)
+        return int(self.client.count(self.collection, count_filter=flt_in, exact=True).count)
 
     def facet(self, key: str, flt: Filter | None = None, limit: int = 100) -> dict[Any, int]:
-        resp = self.client.facet(
-            self.collection, key, facet_filter=_opt_filter(flt), limit=limit, exact=True
-        )
+        flt_in = self.translator.opt_filter(flt)
+        resp = self.client.facet(self.collection, key, facet_filter=flt_in, limit=limit, exact=True)
         return {h.value: int(h.count) for h in resp.hits}
 
     # --- lifecycle ---------------------------------------------------------------
@@ -342,9 +171,3 @@ class ServerStore:
 
     def close(self) -> None:
         self.client.close()
-
-    def __enter__(self) -> ServerStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
