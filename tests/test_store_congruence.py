@@ -588,6 +588,55 @@ def test_delete_by_ids(pair: dict[str, Store]) -> None:
     assert survivors["edge"] == survivors["server"]
 
 
+def test_set_payload_by_filter_overwrites_only_those_keys(pair: dict[str, Store]) -> None:
+    chosen = Filter(must=(MatchValue("doc_id", "doc4"),))
+    moved_to = datetime(2025, 1, 1, 5, 30, tzinfo=IST)  # == 2025-01-01T00:00Z
+    views = {}
+    for name, s in pair.items():
+        s.set_payload(chosen, {"kind": "slide", "created": moved_to, "flag": True})
+        assert s.count(Filter(must=(MatchValue("kind", "slide"),))) == 10
+        # The datetime was written as RFC 3339 text, which the datetime index reads.
+        assert s.count(Filter(must=(DatetimeRange("created", gte=datetime(2025, 1, 1)),))) == 10
+        assert s.count(Filter(must=(MatchValue("flag", True),))) == N_POINTS // 2 + 5
+        points = {p.id: p for p in _scroll_all(s, chosen)}
+        assert len(points) == 10
+        for pid, p in points.items():
+            i = CORPUS.index(pid)
+            assert p.payload["title"] == _payload(i)["title"]  # keys not named stay
+            assert p.payload["created"] == moved_to.isoformat()
+        untouched = s.retrieve([CORPUS.ids[39]])[0]
+        assert untouched.payload["kind"] == _payload(39)["kind"]
+        with pytest.raises(ValueError):
+            s.set_payload(Filter(), {"kind": "slide"})  # would rewrite everything
+        views[name] = sorted((p.id, sorted(p.payload.items(), key=str)) for p in _scroll_all(s))
+    assert views["edge"] == views["server"]
+
+
+def test_hits_carry_their_vectors_in_the_contract_types(pair: dict[str, Store]) -> None:
+    query = SparseVector([RARE_TERM, 5], [1.0, 0.5])
+    views = {}
+    for name, s in pair.items():
+        hits = s.search("bm25", query, limit=5, with_vectors=True)
+        assert hits and all(h.score > 0 for h in hits)
+        for h in hits:
+            i = CORPUS.index(h.id)
+            vectors = h.vectors or {}
+            assert isinstance(vectors["bm25"], SparseVector)
+            assert vectors["bm25"].indices == sorted(CORPUS.sparse[i])
+            assert vectors["bm25"].values == pytest.approx([CORPUS.sparse[i][t] for t in sorted(CORPUS.sparse[i])])
+            assert all(type(v) is float for v in vectors["text"]) and len(vectors["text"]) == TEXT_DIM
+        fused = s.query_fused([Prefetch("bm25", query, 10), Prefetch("text", CORPUS.text[17].tolist(), 10)],
+                              Fusion.RRF, limit=5)
+        assert fused and all(h.vectors is None for h in fused)
+        views[name] = sorted((h.id, (h.vectors or {})["bm25"].indices) for h in hits)  # ties may swap
+    assert views["edge"] == views["server"]
+
+
+def test_an_unknown_condition_is_refused(store: Store) -> None:
+    with pytest.raises(TypeError, match="unsupported filter condition"):
+        store.count(Filter(must=("kind",)))  # type: ignore[arg-type]
+
+
 # --- tests: facets and scroll ----------------------------------------------------------------------
 
 
