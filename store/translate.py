@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from store.base import (
@@ -65,7 +66,7 @@ def require_filter(flt: Filter, operation: str) -> None:
         raise ValueError(f"{operation}() needs a non-empty filter")
 
 
-def _bound(value: Any) -> Any:
+def _bound(value: datetime | None) -> str | None:
     return None if value is None else rfc3339(value)
 
 
