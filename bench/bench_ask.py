@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     with scratch_index(dataset) as app:
         print(f"indexed {len(dataset.corpus)} sections in {time.perf_counter() - started:.1f} s")
-        answerer = Answerer(app)
+        answerer = Answerer(app.search, app.settings, app.cross_encoder)
         answerer.answer(OFF_TOPIC[0])  # load the models before timing
         cited, first, found, citations, seconds = 0, 0, 0, [], []
         for query_id, relevant in questions:

@@ -8,12 +8,13 @@ endpoint cannot be reached the extractive answer is given instead.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from langchain_core.language_models import BaseChatModel
 
+from core.config import Settings
 from qa.extractive import ExtractiveConfig, Extractor
 from qa.generative import Generator, chat_model
 from qa.types import Answer
@@ -22,22 +23,33 @@ from retrieval.filters import SearchFilters
 from retrieval.query import parse_query
 from retrieval.search import SearchHit, SearchMode
 
-if TYPE_CHECKING:
-    from omnidex.service import Omnidex
-
 log = logging.getLogger(__name__)
 
 FALLBACK_CROSS_ENCODER = "ms-marco-minilm-l12"  # sentences still need a judge when reranking is switched off
 
 
+class PassageSearch(Protocol):
+    """The search an answer reads its passages from: the facade's `search`."""
+
+    def __call__(self, query: str, filters: SearchFilters, *, limit: int, mode: SearchMode, group: bool,
+                 cutoff: bool) -> list[SearchHit]: ...
+
+
 class Answerer:
-    def __init__(self, app: Omnidex, model: BaseChatModel | None = None,
-                 config: ExtractiveConfig = ExtractiveConfig()) -> None:
-        """`model` overrides the chat model made from settings (llm_base_url, llm_model, llm_api_key)."""
-        self.app = app
+    def __init__(self, search: PassageSearch, settings: Settings,
+                 cross_encoder: Callable[[], CrossEncoder | None] = lambda: None,
+                 model: BaseChatModel | None = None, config: ExtractiveConfig = ExtractiveConfig()) -> None:
+        """Given what it needs rather than the facade, so the facade builds it and qa stays below it.
+
+        `cross_encoder` is the search's reranker (None when reranking is off: a small one judges sentences);
+        `model` overrides the chat model made from settings (llm_base_url, llm_model, llm_api_key).
+        """
+        self._search = search
+        self.settings = settings
+        self._search_cross_encoder = cross_encoder
         self.extractor = Extractor(self._cross_encoder, config)
-        if model is None and app.settings.llm_base_url:
-            model = chat_model(app.settings)
+        if model is None and settings.llm_base_url:
+            model = chat_model(settings)
         self.generator = Generator(model) if model is not None else None
 
     def answer(self, question: str, filters: SearchFilters = SearchFilters()) -> Answer:
@@ -60,7 +72,7 @@ class Answerer:
             except Exception as error:
                 if started or not _is_endpoint_error(error):  # half an answer cannot be taken back
                     raise
-                log.warning("answer endpoint %s failed (%s); answering extractively", self.app.settings.llm_base_url,
+                log.warning("answer endpoint %s failed (%s); answering extractively", self.settings.llm_base_url,
                             error)
         answer = replace(self.extractor.answer(parsed.text, hits), question=question)
         yield answer.text
@@ -70,13 +82,13 @@ class Answerer:
         """The passages an answer may use: several per file (not grouped), only relevant ones."""
         if not text.strip():
             return []
-        return self.app.search(text, filters, limit=self.app.settings.answer_passages, mode=SearchMode.RERANK,
-                               group=False, cutoff=True)
+        return self._search(text, filters, limit=self.settings.answer_passages, mode=SearchMode.RERANK,
+                            group=False, cutoff=True)
 
     def _cross_encoder(self) -> CrossEncoder:
         # load_cross_encoder caches per model, so this is the instance search already uses.
-        s = self.app.settings
-        return self.app.cross_encoder() or load_cross_encoder(FALLBACK_CROSS_ENCODER, s.device, s.threads)
+        s = self.settings
+        return self._search_cross_encoder() or load_cross_encoder(FALLBACK_CROSS_ENCODER, s.device, s.threads)
 
 
 def _is_endpoint_error(error: Exception) -> bool:
