@@ -10,6 +10,8 @@ import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.errors import ModelMissing
+
 
 @dataclass(frozen=True)
 class PackagedModel:
@@ -38,8 +40,8 @@ def packaged(name: str, kind: str) -> bool:
     return entry is not None and entry.kind == kind
 
 
-class ModelNotInstalled(ImportError):
-    pass
+class ModelNotInstalled(ModelMissing):
+    """A packaged model whose package is not installed (or is incomplete)."""
 
 
 def locate(name: str) -> Path:

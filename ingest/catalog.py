@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from core.errors import CatalogDamaged, IndexTooNew
 from core.paths import from_text, to_text
 
 SCHEMA = """
@@ -48,6 +49,13 @@ CREATE INDEX IF NOT EXISTS files_status ON files(status);
 CREATE TABLE IF NOT EXISTS retired (asset_id TEXT PRIMARY KEY);
 """
 
+# The catalog's layout version (SQLite's user_version) and how to bring an older one up to it, step by step
+# (rclip's ensure_version). 0: a catalog from before versions were kept (the `partial` column may be missing).
+SCHEMA_VERSION = 1
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    0: lambda c: None if "partial" in _columns(c, "files") else c.execute("ALTER TABLE files ADD COLUMN partial TEXT"),
+}
+
 INDEXED = "indexed"
 INDEXING = "indexing"
 FAILED = "failed"
@@ -67,10 +75,6 @@ class FileRecord:
     partial: str | None = None  # what was not indexed and why, for a file indexed only in part
 
 
-class CatalogDamaged(RuntimeError):
-    """The catalog file cannot be read as a database; the message names it and the repair command."""
-
-
 def _record(row: tuple) -> FileRecord:
     return FileRecord(from_text(row[0]), *row[1:])
 
@@ -86,13 +90,14 @@ class Catalog:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.executescript(SCHEMA)
-            columns = {row[1] for row in self._conn.execute("PRAGMA table_info(files)")}
-            if "partial" not in columns:  # a catalog from before partial files were recorded
-                self._conn.execute("ALTER TABLE files ADD COLUMN partial TEXT")
+            _ensure_version(self._conn, path)
             self._conn.execute("SELECT count(*) FROM files").fetchone()
         except sqlite3.DatabaseError as e:
             self._conn.close()
             raise CatalogDamaged(damaged_message(path, e)) from None
+        except IndexTooNew:
+            self._conn.close()
+            raise
         self._lock = threading.RLock()
 
     @contextmanager
@@ -227,6 +232,29 @@ class Catalog:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def _columns(c: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in c.execute(f"PRAGMA table_info({table})")}
+
+
+def _ensure_version(c: sqlite3.Connection, path: Path) -> None:
+    """Migrate an older catalog to SCHEMA_VERSION, one step per transaction; refuse a newer one (an older
+    Omnidex would misread it)."""
+    version = c.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise IndexTooNew(f"the catalog {path} was written by a newer Omnidex (layout {version}, this one reads "
+                          f"up to {SCHEMA_VERSION})")
+    while version < SCHEMA_VERSION:
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            MIGRATIONS[version](c)
+            version += 1
+            c.execute(f"PRAGMA user_version={version}")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+        c.execute("COMMIT")
 
 
 def _set_meta(c: sqlite3.Connection, key: str, value: str | None) -> None:

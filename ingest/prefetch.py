@@ -13,6 +13,8 @@ import time
 from collections.abc import Iterator
 from typing import TypeVar
 
+from core.errors import OverBudget
+
 T = TypeVar("T")
 
 _DONE = object()
@@ -23,7 +25,7 @@ class _Failure:
         self.error = error
 
 
-class DeadlinePassed(TimeoutError):
+class DeadlinePassed(OverBudget):
     """The producer had nothing ready by the deadline (time.monotonic()); it is told to stop."""
 
 

@@ -13,6 +13,7 @@ import shlex
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timezone
 
+from core.errors import BadQuery
 from core.schema import FileType
 from retrieval.filters import SearchFilters
 
@@ -27,7 +28,7 @@ TYPE_ALIASES = {
 _FILTER = re.compile(r"^(type|after|before|in|tag|lang):(.+)$", re.IGNORECASE)
 
 
-class QuerySyntaxError(ValueError):
+class QuerySyntaxError(BadQuery):
     """A filter the user typed cannot be understood; the message says how to write it."""
 
 

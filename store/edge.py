@@ -17,17 +17,11 @@ from typing import Any
 import numpy as np
 import qdrant_edge as qe
 
+from core.errors import StoreDamaged
 from store.adapter import QdrantStore
 from store.base import Filter, Fusion, PointRecord, Schema
 from store.convert import normalize_payload
-from store.local import (  # noqa: F401 - named here too, where callers have long imported them from
-    ProcessLock,
-    StoreDamaged,
-    StoreLocked,
-    damaged_message,
-    engine_failure,
-    lock_path,
-)
+from store.local import ProcessLock, damaged_message, engine_failure, lock_path
 from store.translate import QdrantModels, Translator
 
 # Qdrant's own default RRF constant, which the server uses when none is given.

@@ -13,13 +13,16 @@ import sys
 from pathlib import Path
 from typing import IO
 
-
-class StoreLocked(RuntimeError):
-    """Another process has the embedded store open."""
+from core.errors import IndexBusy
 
 
-class StoreDamaged(RuntimeError):
-    """The embedded store's files cannot be read (a damaged WAL or segment); the message says how to heal it."""
+class StoreLocked(IndexBusy):
+    """Another process has the embedded store open; the message names it and what to do."""
+
+    remedy = ""
+
+
+
 
 
 def engine_failure(error: BaseException) -> bool:

@@ -12,6 +12,7 @@ from typing import Any
 
 from qdrant_client import QdrantClient, models
 
+from core.errors import ModelMismatch
 from store.adapter import QdrantStore
 from store.base import Filter, Fusion, PointRecord, Schema
 from store.convert import normalize_payload
@@ -84,7 +85,7 @@ class ServerStore(QdrantStore):
             have = dense.get(name)
             if have is None or have.size != dim or have.distance != _distance(kept):
                 found = "missing" if have is None else f"{have.size}-d {have.distance.value}"
-                raise ValueError(
+                raise ModelMismatch(
                     f"collection {self.collection!r}: dense vector {name!r} is {found}, "
                     f"expected {dim}-d {_distance(kept).value}"
                 )
@@ -92,7 +93,7 @@ class ServerStore(QdrantStore):
         for name in self.schema.sparse:
             # Without IDF the BM25 vectors would rank by raw term frequency.
             if name not in sparse or sparse[name].modifier != models.Modifier.IDF:
-                raise ValueError(
+                raise ModelMismatch(
                     f"collection {self.collection!r}: sparse vector {name!r} is missing or lacks the IDF modifier"
                 )
 

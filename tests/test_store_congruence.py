@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 from qdrant_client import QdrantClient
 
+from core.errors import ModelMismatch
 from store import (
     DatetimeRange,
     EdgeStore,
@@ -737,7 +738,7 @@ def test_reopen_with_incompatible_schema_fails(tmp_path: Path) -> None:
 
     client = QdrantClient(":memory:")
     server = ServerStore(client, "omnidex", SCHEMA)
-    with pytest.raises(ValueError):
+    with pytest.raises(ModelMismatch):  # a collection made for other models
         ServerStore(client, "omnidex", bad)
     again = ServerStore(client, "omnidex", SCHEMA)  # a compatible reopen is fine
     assert again.count() == 0
