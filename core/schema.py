@@ -11,7 +11,24 @@ from typing import Any
 
 import numpy as np
 
-from store.base import PayloadType
+
+@dataclass(frozen=True)
+class SparseVector:
+    """A bag of weighted terms (BM25): term ids and their weights."""
+
+    indices: list[int]
+    values: list[float]
+
+
+class PayloadType(str, Enum):
+    """How a payload field is indexed for filters and facets."""
+
+    KEYWORD = "keyword"
+    INTEGER = "integer"
+    FLOAT = "float"
+    BOOL = "bool"
+    DATETIME = "datetime"
+
 
 # Fixed namespace: point ids must be the same on every machine and every run.
 POINT_NAMESPACE = uuid.UUID("6f1c3a0e-8b9d-4c52-a2f7-0d4e9b1c7a31")

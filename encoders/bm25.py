@@ -23,7 +23,7 @@ from functools import lru_cache
 
 import Stemmer
 
-from store.base import SparseVector
+from core.schema import SparseVector
 
 # English function words; they carry no lexical signal and inflate postings.
 STOPWORDS = frozenset(

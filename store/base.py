@@ -14,12 +14,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, Protocol, Union
 
-
-@dataclass(frozen=True)
-class SparseVector:
-    indices: list[int]
-    values: list[float]
-
+from core.schema import PayloadType, SparseVector  # the ground's types, part of this contract too
 
 DenseVector = list[float]
 VectorValue = Union[DenseVector, SparseVector]
@@ -95,14 +90,6 @@ Condition = Union[MatchValue, MatchAny, Range, DatetimeRange, Filter]
 
 
 # --- schema and queries --------------------------------------------------------
-
-
-class PayloadType(str, Enum):
-    KEYWORD = "keyword"
-    INTEGER = "integer"
-    FLOAT = "float"
-    BOOL = "bool"
-    DATETIME = "datetime"
 
 
 @dataclass(frozen=True)

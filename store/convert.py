@@ -12,7 +12,7 @@ from datetime import date, datetime, timezone
 from typing import Any
 from uuid import UUID
 
-from omnidex.paths import is_clean, readable
+from core.paths import is_clean, readable
 
 
 def rfc3339(dt: datetime) -> str:
