@@ -16,7 +16,7 @@ import statistics
 import time
 from pathlib import Path
 
-from faq_to_beir import DEFAULT_CACHE, DEFAULT_OUT, DEBIAN_FAQ, build_debian_faq
+from faq_to_beir import DEBIAN_FAQ, DEFAULT_CACHE, DEFAULT_OUT, build_debian_faq
 
 from omnidex.evaluation import load_beir, scratch_index
 from qa import Answerer
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     with scratch_index(dataset) as app:
         print(f"indexed {len(dataset.corpus)} sections in {time.perf_counter() - started:.1f} s")
-        answerer = Answerer(app.search, app.settings, app.cross_encoder)
+        answerer = Answerer(app.search, app.settings, lambda: app.models.cross_encoder)
         answerer.answer(OFF_TOPIC[0])  # load the models before timing
         cited, first, found, citations, seconds = 0, 0, 0, [], []
         for query_id, relevant in questions:

@@ -43,13 +43,13 @@ from PIL import Image, ImageEnhance
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere in the checkout
 
+from core.config import Settings  # noqa: E402
 from encoders.hub import ModelHub  # noqa: E402
 from ingest.media import media_duration  # noqa: E402
 from ingest.ocr import ocr_pixmap_text  # noqa: E402
-from core.config import Settings  # noqa: E402
 from omnidex.service import Omnidex  # noqa: E402
 from sample_corpus import real_text_paragraphs, synthetic_pdfs  # noqa: E402
-from tests.media_fixtures import SAMPLE_RATE, read_wav, speak, speak_passage, speech_video, write_wav  # noqa: E402
+from tests.media_fixtures import read_wav, speak, speak_passage, speech_video, write_wav  # noqa: E402
 
 PHOTO_NAMES = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "hubble_deep_field",
                "colorwheel", "camera", "coins", "moon", "clock", "retina", "brick", "grass", "gravel")

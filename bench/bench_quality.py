@@ -28,7 +28,7 @@ sys.path.insert(0, str(BENCH_DIR.parent))
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from ingest.indexer import Progress  # noqa: E402
+from ingest.report import Progress  # noqa: E402
 from omnidex.evaluation import evaluate, is_media_set  # noqa: E402
 
 SET_ROOTS = (BENCH_DIR / "out" / "devsets", BENCH_DIR / "out" / "beir")

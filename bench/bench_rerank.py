@@ -26,7 +26,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-
 from faq_to_beir import DEBIAN_FAQ, DEFAULT_OUT, R_FAQ
 
 from omnidex.evaluation import load_beir, ndcg_at, scratch_index
@@ -70,7 +69,7 @@ def run(dataset_dir: Path, depths: list[int]) -> None:
     dataset = load_beir(dataset_dir)
     deepest = max(depths)
     with scratch_index(dataset) as app:
-        model = app.cross_encoder()
+        model = app.models.cross_encoder
         rows = []
         seconds: dict[str, list[float]] = {"window": [], "whole segment": []}
         for query_id, relevant in dataset.qrels.items():

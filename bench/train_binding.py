@@ -44,6 +44,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import devsets  # noqa: E402
 
+from core.config import Settings  # noqa: E402
 from encoders.binding import Binding, Training, bind, binding_path, fit  # noqa: E402
 from encoders.hub import ModelHub  # noqa: E402
 from encoders.image_tagger import FEATURE_DIM  # noqa: E402
@@ -52,7 +53,6 @@ from ingest.audio import SILENCE_DBFS  # noqa: E402
 from ingest.errors import ExtractionError  # noqa: E402
 from ingest.image import open_image  # noqa: E402
 from ingest.media import audio_blocks  # noqa: E402
-from core.config import Settings  # noqa: E402
 from omnidex.evaluation import load_beir  # noqa: E402
 
 HELD_OUT = 0.1

@@ -21,6 +21,7 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from core.config import Settings  # noqa: E402
 from encoders.conse import Conse  # noqa: E402
 from encoders.hub import (  # noqa: E402
     IMAGE_TEMPLATES,
@@ -30,7 +31,6 @@ from encoders.hub import (  # noqa: E402
 )
 from encoders.image_tagger import imagenet_descriptions  # noqa: E402
 from encoders.sound_events import sound_descriptions, specificity_weights  # noqa: E402
-from core.config import Settings  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 PICTURE_SETS = {"clipart", "ktuberling"}

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from core.config import Settings
+from core.once import forget, once
 from encoders.base import TextEncoder
 from encoders.binding import Binding, bind_features, binding_in_use, load_binding
 from encoders.conse import Conse
 from encoders.text import load_text_encoder
-from core.config import Settings
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from encoders.image_tagger import ImageTagger
     from encoders.sound_events import SoundTagger
     from encoders.speech import Transcriber
+    from rerank.cross_encoder import CrossEncoder
 
 # How a label is phrased before it is embedded: several ways people describe
 # a picture or a sound, averaged (a prompt ensemble), rather than the bare class name.
@@ -47,19 +48,19 @@ class ModelHub:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
-    @cached_property
+    @once
     def text(self) -> TextEncoder:
         s = self.settings
         return load_text_encoder(s.text_model, s.device, s.threads, s.encode_batch_size)
 
-    @cached_property
+    @once
     def image_tagger(self) -> ImageTagger:
         from encoders.image_tagger import ImageTagger
 
         s = self.settings
         return ImageTagger(s.image_model, s.device, s.threads, cache_dir=s.model_cache_dir)
 
-    @cached_property
+    @once
     def image_conse(self) -> Conse:
         from encoders.image_tagger import imagenet_descriptions
 
@@ -68,7 +69,7 @@ class ModelHub:
                      descriptions=imagenet_descriptions(), description_weight=s.conse_description_weight,
                      temperature=s.conse_temperature)
 
-    @cached_property
+    @once
     def image_binding(self) -> Binding | None:
         """The learned projection for this image and text model (the library's adapted one, else the one
         that ships), when there is one and it is weighed in."""
@@ -83,16 +84,15 @@ class ModelHub:
 
     def forget_bindings(self) -> None:
         """The next picture or sound is bound with whatever projection is in use by then (after adapt)."""
-        self.__dict__.pop("image_binding", None)
-        self.__dict__.pop("sound_binding", None)
+        forget(self, "image_binding", "sound_binding")
 
-    @cached_property
+    @once
     def sound_tagger(self) -> SoundTagger:
         from encoders.sound_events import SoundTagger
 
         return SoundTagger(self.settings.sound_model, self.settings.threads)
 
-    @cached_property
+    @once
     def sound_conse(self) -> Conse:
         from encoders.sound_events import sound_descriptions, specificity_weights
 
@@ -102,7 +102,7 @@ class ModelHub:
                      temperature=s.conse_temperature,
                      label_weights=specificity_weights(labels, SOUND_GENERIC_HALF, SOUND_BACKGROUND_WEIGHT))
 
-    @cached_property
+    @once
     def sound_binding(self) -> Binding | None:
         s = self.settings
         return _binding(s, s.sound_model, s.sound_binding_weight)
@@ -116,14 +116,22 @@ class ModelHub:
         conse_vectors = conse.embed(probs) if len(probs) else np.zeros((0, self.text.dim), np.float32)
         return Seen(probs, features, conse_vectors, bind_features(conse_vectors, features, binding, weight))
 
-    @cached_property
+    @once
     def transcriber(self) -> Transcriber:
         from encoders.speech import Transcriber
 
         s = self.settings
         return Transcriber(s.speech_model, s.device, s.threads, s.model_cache_dir)
 
-    @cached_property
+    @once
+    def cross_encoder(self) -> CrossEncoder | None:
+        """The reranker (also what picks the Ask page's sentences), or None when reranking is off."""
+        from rerank.cross_encoder import load_cross_encoder
+
+        s = self.settings
+        return load_cross_encoder(s.rerank_model, s.device, s.threads) if s.rerank_model else None
+
+    @once
     def clip(self) -> ClipEncoder | None:
         """Only when configured: no CLIP-family weights ship with Omnidex."""
         if not self.settings.clip_model:

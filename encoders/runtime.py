@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -23,9 +24,12 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 @lru_cache(maxsize=None)
 def resolve_device(requested: str = "auto") -> str:
-    """CUDA when asked for or available, else CPU."""
+    """CUDA when asked for or available, else CPU. Without an NVIDIA driver there is no CUDA to find, and
+    torch (seconds to import) is not loaded to say so: `omnidex search` on a CPU runs ONNX models only."""
     if requested != "auto":
         return requested
+    if sys.platform == "linux" and not Path("/proc/driver/nvidia/version").exists() and "torch" not in sys.modules:
+        return "cpu"
     try:
         import torch
 

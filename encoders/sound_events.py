@@ -16,7 +16,7 @@ import tempfile
 import threading
 import zipfile
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -86,7 +86,7 @@ class Heard:
     samples: int  # how much audio there was
     # (n, 1024) YAMNet embedding of each patch; zeros for patches skipped as silent, and for a
     # YAMNet graph without EMBEDDING_TENSOR. None (when built by hand) means all zeros.
-    features: np.ndarray = field(default=None)  # type: ignore[assignment]
+    features: np.ndarray = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         if self.features is None:

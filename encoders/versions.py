@@ -11,9 +11,9 @@ import hashlib
 import importlib.metadata
 from pathlib import Path
 
+from core.config import Settings
 from encoders.image_tagger import MODELS as IMAGE_MODELS
 from encoders.packaged import PACKAGED
-from core.config import Settings
 
 # Raised when Omnidex changes how it turns content into vectors (templates, chunking, pooling).
 # 2: word pairs beside content terms in the BM25 vectors; 3: each text chunk's context window vector;

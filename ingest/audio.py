@@ -15,13 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
+from core.schema import Modality, Segment
 from encoders.sound_events import SILENCE_LABEL, Heard, classes_under
 from encoders.speech import Transcript, Word
 from ingest.errors import ExtractionError
 from ingest.extraction import ExtractContext, Extraction
 from ingest.limits import check_duration
 from ingest.media import SAMPLE_RATE, audio_blocks, probe_audio
-from core.schema import Modality, Segment
 
 # Where a transcript span may end, strongest first: a sentence end, a clause end.
 SENTENCE_ENDS = (".", "?", "!", "…", "。", "？", "！")

@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.config import Settings
+from core.schema import Segment
 from encoders.hub import ModelHub
 from ingest.chunking import TextChunker
 from ingest.limits import Losses
-from core.config import Settings
-from core.schema import Segment
 
 
 @dataclass

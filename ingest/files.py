@@ -11,9 +11,9 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
+from core.schema import Asset, FileType
 from ingest.errors import ExtractionError
 from ingest.limits import check_file_size
-from core.schema import Asset, FileType
 
 EXTENSIONS: dict[str, FileType] = {
     ".pdf": FileType.PDF,

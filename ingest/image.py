@@ -16,13 +16,13 @@ from typing import Any
 import numpy as np
 from PIL import ExifTags, Image, UnidentifiedImageError
 
+from core.schema import Modality, Segment
 from encoders.base import l2_normalise
 from ingest.errors import ExtractionError
 from ingest.extraction import ExtractContext, Extraction
 from ingest.limits import check_picture_budget
 from ingest.ocr import TEXT_LIKELIHOOD, glyph_marks, image_may_hold_text, ocr_glyph_text, ocr_image_text
 from ingest.thumbnails import as_rgb, thumbnail_jpeg
-from core.schema import Modality, Segment
 
 log = logging.getLogger(__name__)
 _ocr_warnings: set[str] = set()

@@ -22,13 +22,25 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 
 import numpy as np
 
+from core.paths import is_clean, raw_bytes_hex
+from core.schema import (
+    CONSE_VECTOR,
+    OCR_VECTOR,
+    Asset,
+    FileType,
+    Modality,
+    Segment,
+    ancestor_dirs,
+    features_vector,
+    point_id,
+    segment_payload,
+)
 from encoders.bm25 import Bm25Encoder
 from ingest.audio import extract_audio
 from ingest.catalog import FAILED, INDEXED, INDEXING, Catalog, FileRecord
@@ -36,14 +48,12 @@ from ingest.errors import ExtractionError
 from ingest.extraction import ExtractContext, Extraction
 from ingest.files import EXTENSIONS, discover, inspect
 from ingest.image import extract_image
-from ingest.pdf import extract_pdf
 from ingest.limits import Losses, time_over_budget
+from ingest.pdf import extract_pdf
 from ingest.prefetch import DeadlinePassed, prefetch
+from ingest.report import DUPLICATE, MOVED, REMOVED, UNCHANGED, FileOutcome, IngestReport, Progress, shown_path_bytes
 from ingest.slides import extract_slides
 from ingest.video import extract_video
-from core.paths import is_clean, raw_bytes_hex
-from core.schema import (CONSE_VECTOR, OCR_VECTOR, Asset, FileType, Modality, Segment, ancestor_dirs,
-                            features_vector, point_id, segment_payload)
 from store.base import Filter, MatchValue, PointRecord, Store, VectorValue
 
 log = logging.getLogger(__name__)
@@ -56,58 +66,6 @@ EXTRACTORS: dict[FileType, Extractor] = {
     FileType.AUDIO: extract_audio,
     FileType.VIDEO: extract_video,
 }
-
-UNCHANGED = "unchanged"
-DUPLICATE = "duplicate"
-MOVED = "moved"
-REMOVED = "removed"
-
-
-@dataclass(frozen=True)
-class FileOutcome:
-    path: Path
-    status: str  # indexed | unchanged | duplicate | moved | removed | failed
-    segments: int = 0
-    error: str | None = None
-    partial: str | None = None  # indexed only in part: what was left out and why
-
-
-@dataclass
-class IngestReport:
-    outcomes: list[FileOutcome] = field(default_factory=list)
-
-    def count(self, status: str) -> int:
-        return sum(1 for o in self.outcomes if o.status == status)
-
-    @property
-    def partial(self) -> list[FileOutcome]:
-        return [o for o in self.outcomes if o.status == INDEXED and o.partial]
-
-    @property
-    def points_written(self) -> int:
-        return sum(o.segments for o in self.outcomes if o.status == INDEXED)
-
-    @property
-    def failures(self) -> list[FileOutcome]:
-        return [o for o in self.outcomes if o.status == FAILED]
-
-
-class Progress:
-    """Hooks for progress displays (CLI bars, the UI's library page); the base class shows nothing."""
-
-    def file_started(self, path: Path, number: int, total: int) -> None:
-        pass
-
-    def segments_written(self, count: int) -> None:
-        pass
-
-    def file_finished(self, outcome: FileOutcome) -> None:
-        pass
-
-    def notice(self, message: str) -> None:
-        """Something the user must hear about (a model change that forces re-embedding)."""
-        log.warning("%s", message)
-
 
 def asset_filter(asset_id: str) -> Filter:
     return Filter(must=(MatchValue("asset_id", asset_id),))
@@ -362,12 +320,6 @@ class Indexer:
             error=reason,
         )
         return FileOutcome(Path(key), FAILED, error=reason)
-
-
-def shown_path_bytes(payload: dict) -> bytes:
-    """The file a point shows, as bytes: its path_bytes when the name is not UTF-8, else its path."""
-    raw = payload.get("path_bytes")
-    return bytes.fromhex(raw) if raw else os.fsencode(payload.get("path", ""))
 
 
 @contextmanager

@@ -15,8 +15,8 @@ import math
 
 from PIL import Image
 
-from ingest.errors import ExtractionError
 from core.config import Settings
+from ingest.errors import ExtractionError
 
 MB = 1 << 20
 

@@ -19,6 +19,7 @@ from typing import Any
 import pymupdf
 from PIL import Image
 
+from core.schema import Modality, Segment
 from ingest.errors import ExtractionError
 from ingest.extraction import ExtractContext, Extraction
 from ingest.image import WORK_PX, image_segments
@@ -32,7 +33,6 @@ from ingest.limits import (
 )
 from ingest.ocr import ocr_pdf_page, pdf_page_needs_ocr
 from ingest.thumbnails import pdf_page_thumbnail
-from core.schema import Modality, Segment
 
 log = logging.getLogger(__name__)
 

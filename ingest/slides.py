@@ -16,12 +16,12 @@ from pptx import Presentation
 from pptx.enum.shapes import MSO_SHAPE_TYPE
 from pptx.exc import PackageNotFoundError
 
+from core.schema import Modality, Segment
 from ingest.errors import ExtractionError
 from ingest.extraction import ExtractContext, Extraction
 from ingest.image import WORK_PX, image_segments
 from ingest.limits import Losses, TextBudget, check_page_count, check_picture_budget
 from ingest.thumbnails import pdf_page_thumbnail, thumbnail_jpeg
-from core.schema import Modality, Segment
 
 
 @dataclass

@@ -12,13 +12,13 @@ import av
 import numpy as np
 from PIL import Image
 
+from core.schema import Modality, Segment
 from ingest.audio import file_audio_segments
 from ingest.errors import ExtractionError
 from ingest.extraction import ExtractContext, Extraction
 from ingest.image import image_segments
 from ingest.limits import check_duration
 from ingest.media import ffmpeg_reason
-from core.schema import Modality, Segment
 
 SAMPLE_EVERY_S = 0.5  # how often a decoded frame is looked at for shot changes
 MAX_SPARE = 64  # frames held back for clips too static to yield min_frames shot changes

@@ -32,7 +32,7 @@ from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
 from ingest.files import EXTENSIONS
-from ingest.indexer import IngestReport
+from ingest.report import IngestReport
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,6 @@ that opens the index. Reversible: `omnidex adapt --revert` goes back to the comm
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import time
 from collections import defaultdict
@@ -26,18 +25,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from core.schema import CONSE_VECTOR, OCR_VECTOR, PICTURE_FEATURES, Modality
 from encoders.binding import Binding, Training, adapted_path, bind_features, binding_path, fit, load_binding
 from ingest.image import blend_words
-from core.schema import CONSE_VECTOR, OCR_VECTOR, PICTURE_FEATURES, Modality
 from store.base import Filter, MatchAny, MatchValue, PointRecord, ScoredPoint, Store
 
 if TYPE_CHECKING:
     from omnidex.service import Omnidex
 
-# Catalog meta key while picture vectors are being remade: {"binding": path of the projection to bind with,
-# "adopt": its final place, or null to go back to the committed one}.
-ADAPT_META = "adapt"
-BINDING_ROLE = "image binding"  # its line in encoders/versions.model_versions
+# While picture vectors are being remade the library notes (omnidex/library.py, `adapting`): {"binding": path of
+# the projection to bind with, "adopt": its final place, or null to go back to the committed one}.
 HELD_OUT_SHARE = 0.2
 # Fine-tuning: a tenth of the from-scratch learning rate, pulled back towards the committed weights.
 FINE_TUNING = Training(epochs=30, batch=256, learning_rate=1e-4, weight_decay=0.0, dropout=0.1, anchor=1e-3)
@@ -119,7 +116,7 @@ def adapt(app: Omnidex) -> AdaptReport:
     target = adapted_path(settings.data_dir, settings.image_model, settings.text_model)
     pending = target.with_name(target.stem + ".pending.npz")
     candidate.save(pending)
-    app.catalog.set_meta(ADAPT_META, json.dumps({"binding": str(pending), "adopt": str(target)}))
+    app.library.set_adapting({"binding": str(pending), "adopt": str(target)})
     report.rebound = finish(app)
     report.kept = True
     report.message = (f"adapted on {len(trained)} pairs: held-out MRR {report.before.mrr:.3f} -> "
@@ -132,11 +129,10 @@ def revert(app: Omnidex) -> AdaptReport:
     """Back to the committed projection: every picture's vector is remade with it."""
     settings = app.settings
     target = adapted_path(settings.data_dir, settings.image_model, settings.text_model)
-    if not target.is_file() and not app.catalog.get_meta(ADAPT_META):
+    if not target.is_file() and not app.library.adapting:
         return AdaptReport(message="this library uses the projection that ships with Omnidex: nothing to revert")
-    app.catalog.set_meta(ADAPT_META, json.dumps({"binding": str(binding_path(settings.image_model,
-                                                                                  settings.text_model)),
-                                                 "adopt": None, "adapted": str(target)}))
+    app.library.set_adapting({"binding": str(binding_path(settings.image_model, settings.text_model)),
+                              "adopt": None, "adapted": str(target)})
     rebound = finish(app)
     return AdaptReport(rebound=rebound, message=f"back to the projection that ships with Omnidex; {rebound} "
                                                 f"picture vectors remade")
@@ -146,9 +142,9 @@ def finish(app: Omnidex) -> int:
     """Remake every picture's vector with the projection the catalog names, then put that projection in use
     and record it as the one the vectors came from. Idempotent: a killed run is finished by running it again."""
     from encoders.versions import model_versions
-    from omnidex.service import MODELS_META
+    from omnidex.service import BINDING_ROLE
 
-    state = json.loads(app.catalog.get_meta(ADAPT_META) or "null")
+    state = app.library.adapting
     if state is None:
         return 0
     settings = app.settings
@@ -163,11 +159,9 @@ def finish(app: Omnidex) -> int:
     else:
         Path(state["adapted"]).unlink(missing_ok=True)
     app.models.forget_bindings()
-    # Only the picture projection's entry changes: a model changed meanwhile must still be noticed.
-    recorded = json.loads(app.catalog.get_meta(MODELS_META) or "{}")
-    recorded[BINDING_ROLE] = model_versions(settings)[BINDING_ROLE]
-    app.catalog.set_meta(MODELS_META, json.dumps(recorded))
-    app.catalog.set_meta(ADAPT_META, None)
+    # Only the picture projection's line changes: a model changed meanwhile must still be noticed.
+    app.library.record_role(BINDING_ROLE, model_versions(settings)[BINDING_ROLE])
+    app.library.set_adapting(None)
     return rebound
 
 

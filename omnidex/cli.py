@@ -14,9 +14,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ingest.indexer import FileOutcome, IngestReport, Progress
-from core.paths import display, escape_controls, readable
-from core.schema import FileType
+from core.errors import OmnidexError
+from omnidex import FileOutcome, FileType, IngestReport, Progress, display, escape_controls, readable
 
 
 def _date(value: str) -> datetime:
@@ -41,14 +40,15 @@ def _bounded(kind: type, low: float, high: float | None = None):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from omnidex.service import MAX_LIMIT
+    from omnidex import MAX_LIMIT
 
     parser = argparse.ArgumentParser(prog="omnidex", description="Search your PDFs, slides, images, audio and video.")
     parser.add_argument("--data-dir", type=Path, help="index location (default: $OMNIDEX_DATA_DIR or ./omnidex-data)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    ingest = sub.add_parser("ingest", help="index files and folders")
-    ingest.add_argument("paths", nargs="+", type=Path)
+    ingest = sub.add_parser("ingest", help="index files and folders (none: every indexed file again, and new files "
+                                           "in folders added on the Library page)")
+    ingest.add_argument("paths", nargs="*", type=Path)
     ingest.add_argument("--quiet", action="store_true", help="no progress bar")
 
     watch = sub.add_parser("watch", help="index files and folders, then keep the index in step as files change")
@@ -123,13 +123,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import sqlite3
 
-    from ingest.catalog import CatalogDamaged, damaged_message
-    from core.config import Settings
-    from omnidex.service import InvalidRequest, ModelMismatch, Omnidex
-    from store.edge import StoreDamaged, StoreLocked
+    from omnidex import Omnidex, Settings
 
-    settings = Settings()
-    app = Omnidex(settings)
+    app = Omnidex(Settings())
     try:
         if args.command == "ingest":
             return _ingest(app, args)
@@ -144,16 +140,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "check":
             return _check(app, args)
         return _status(app, args)
-    except (ModelMismatch, StoreLocked, StoreDamaged, CatalogDamaged, InvalidRequest) as e:
-        print(f"omnidex: {escape_controls(str(e))}", file=sys.stderr)
+    except OmnidexError as e:
+        print(f"omnidex: {escape_controls(e.explain())}", file=sys.stderr)
         return 2
     except sqlite3.DatabaseError as e:  # damage found past opening (a malformed page, a bad WAL frame)
-        print(f"omnidex: {damaged_message(settings.catalog_path, e)}", file=sys.stderr)
+        print(f"omnidex: {escape_controls(app.catalog_damage(e).explain())}", file=sys.stderr)
         return 2
     finally:
         try:
             app.close()
-        except (sqlite3.DatabaseError, StoreDamaged):
+        except (sqlite3.DatabaseError, OmnidexError):
             pass
 
 
@@ -178,7 +174,7 @@ def _summary(report: IngestReport) -> str:
 def _ingest(app, args: argparse.Namespace) -> int:
     paths = _existing(args.paths)
     progress = TqdmProgress(disabled=args.quiet)
-    report = app.ingest(paths, progress)
+    report = app.ingest(paths, progress) if args.paths else app.refresh(progress)
     progress.close()
     print(_summary(report))
     return 0 if len(paths) == len(args.paths) else 1
@@ -210,7 +206,7 @@ def _watch(app, args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from ingest.watch import Watcher
+    from omnidex import Watcher
 
     paths = _existing(args.paths)
     if not paths:
@@ -275,18 +271,13 @@ class TqdmProgress(Progress):
 
 
 def _search(app, args: argparse.Namespace) -> int:
-    from retrieval.filters import SearchFilters
-    from retrieval.query import QuerySyntaxError
+    from omnidex import SearchFilters, hit_json
 
     filters = SearchFilters(tuple(args.types or ()), args.folder, args.after, args.before)
-    try:
-        hits = app.search(args.query, filters, args.limit)
-    except QuerySyntaxError as e:
-        print(f"omnidex: {e}", file=sys.stderr)
-        return 2
+    hits = app.search(args.query, filters, args.limit)
     for rank, hit in enumerate(hits, 1):
         if args.json:
-            print(json.dumps(hit.to_json(), ensure_ascii=False))
+            print(json.dumps(hit_json(hit), ensure_ascii=False))
             continue
         where = f"page {hit.page}" if hit.page else (f"slide {hit.slide}" if hit.slide else "")
         if hit.t0 is not None:
@@ -332,7 +323,7 @@ def _status(app, args: argparse.Namespace) -> int:
 
 def _lossless(path: str) -> dict[str, str]:
     """JSON output's way back to a file whose name is not UTF-8: its bytes in hex."""
-    from core.paths import is_clean, raw_bytes_hex
+    from omnidex import is_clean, raw_bytes_hex
 
     return {} if is_clean(path) else {"path_bytes": raw_bytes_hex(path)}
 
@@ -347,9 +338,9 @@ def _check(app, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(integrity.to_json(), ensure_ascii=False))
         return 0 if integrity.healthy else 1
-    counts = app.catalog.counts()
+    counts = app.file_counts()
     print(f"catalog:  {display(str(app.settings.catalog_path))}: {counts.get('indexed', 0)} indexed, "
-          f"{app.catalog.partial_count()} only in part, {counts.get('failed', 0)} failed, "
+          f"{counts['partial']} only in part, {counts.get('failed', 0)} failed, "
           f"{integrity.interrupted} interrupted")
     print(f"store:    {escape_controls(integrity.store_problem) if integrity.store_problem else 'readable'}")
     for change in integrity.model_changes:
@@ -362,7 +353,7 @@ def _check(app, args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from retrieval.evaluation import evaluate, is_media_set
+    from omnidex import evaluate, is_media_set
 
     if not (args.dataset / "queries.jsonl").is_file():
         print(f"omnidex: {args.dataset} is not a BEIR-format set (no queries.jsonl)", file=sys.stderr)
@@ -390,8 +381,8 @@ def _eval(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     """Streamlit on the app, with what keeps it private set on the command line: a UI other machines can reach
     needs a password, answers only to this machine's names (DNS rebinding), and shows no error details."""
-    from core.config import Settings
-    from ui.access import PASSWORD_HOWTO, allowed_hosts, configured_password, is_loopback
+    from omnidex import Settings
+    from omnidex.access import PASSWORD_HOWTO, allowed_hosts, configured_password, is_loopback
 
     settings = Settings()
     if not is_loopback(args.address) and not configured_password(settings):

@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from ingest.indexer import shown_path_bytes
+from ingest.report import shown_path_bytes
 from store.base import Store
 
 SCAN_PAGE = 1024

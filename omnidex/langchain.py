@@ -9,8 +9,8 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from omnidex.present import hit_json
 from retrieval.filters import SearchFilters
+from retrieval.present import hit_json
 from retrieval.search import SearchHit
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from langchain_core.prompts import ChatPromptTemplate
 
-from omnidex.present import label
+from retrieval.present import label
 from retrieval.search import SearchHit
 
 SYSTEM = (

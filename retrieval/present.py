@@ -1,6 +1,6 @@
 """How a search hit is said to people and to programs: its place, its label, its JSON row, a moment's clock.
 
-Kept apart from retrieval, which decides what is found, so the front ends (UI, CLI, the LangChain
+Kept apart from search, which decides what is found, so the front ends (UI, CLI, the LangChain
 retriever) and the answer's citations say a hit the same way; it imports nothing at run time.
 """
 

@@ -6,7 +6,6 @@ the real store and real files."""
 from __future__ import annotations
 
 import io
-import json
 import os
 import shutil
 import subprocess
@@ -19,10 +18,10 @@ import pymupdf
 import pytest
 from PIL import Image, ImageDraw
 
+from core.schema import PICTURE_FEATURES, Modality
 from encoders.binding import Training, adapted_path, binding_path, fit, load_binding
 from omnidex import adapt as adapting
-from core.schema import PICTURE_FEATURES, Modality
-from omnidex.service import MODELS_META, Omnidex
+from omnidex.service import Omnidex
 from store.base import Filter, MatchAny
 from tests.conftest import make_settings
 from tests.media_fixtures import speech_track, speech_video
@@ -147,7 +146,7 @@ def test_kept_parts_remake_the_stored_vectors(library: Omnidex) -> None:
 
 def test_adapting_finds_held_out_pairs_better_and_is_reversible(library: Omnidex) -> None:
     original = picture_vectors(library)
-    recorded = json.loads(library.catalog.get_meta(MODELS_META))
+    recorded = library.library.recorded_models()
     found_before = kinds_found(library)
     report = library.adapt()
     assert report.kept, report.message
@@ -156,7 +155,7 @@ def test_adapting_finds_held_out_pairs_better_and_is_reversible(library: Omnidex
     target = adapted_path(library.settings.data_dir, library.settings.image_model, library.settings.text_model)
     assert target.is_file() and not list(target.parent.glob("*.pending*"))
     assert library.model_changes() == []
-    assert json.loads(library.catalog.get_meta(MODELS_META))["image binding"] != recorded["image binding"]
+    assert library.library.recorded_models()["image binding"] != recorded["image binding"]
     adapted = picture_vectors(library)
     assert max(float(np.abs(original[i] - adapted[i]).max()) for i in original) > 0.01
     found_after = kinds_found(library)
@@ -170,7 +169,7 @@ def test_adapting_finds_held_out_pairs_better_and_is_reversible(library: Omnidex
         assert reopened.models.image_binding.fingerprint == load_binding("", "", target).fingerprint
         back = reopened.adapt(revert=True)
         assert back.rebound == len(original) and not target.exists()
-        assert json.loads(reopened.catalog.get_meta(MODELS_META)) == recorded
+        assert reopened.library.recorded_models() == recorded
         reverted = picture_vectors(reopened)
         assert max(float(np.abs(original[i] - reverted[i]).max()) for i in original) < 1e-5
         assert "nothing to revert" in reopened.adapt(revert=True).message
@@ -252,7 +251,7 @@ def test_a_killed_adapt_is_finished_by_the_next_run(library: Omnidex) -> None:
         assert again.model_changes() == []  # an unfinished adapt is not a model change
         remade = picture_vectors(again)  # opening the index finished the job
         assert target.is_file() and not list(target.parent.glob("*.pending*"))
-        assert again.catalog.get_meta(adapting.ADAPT_META) is None and again.model_changes() == []
+        assert again.library.adapting is None and again.model_changes() == []
         assert remade.keys() == original.keys()  # no point lost, none added
         kept = adapting._kept_vectors(again.store, list(remade))
         expected = adapting._vectors([kept[i] for i in remade], load_binding("", "", target),

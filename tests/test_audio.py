@@ -11,17 +11,27 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.config import Settings
+from core.schema import Modality
 from encoders.hub import ModelHub
+from encoders.sound_events import classes_under
 from encoders.speech import Transcript, Word, materialise_whisper_base, plausible_segment
-from ingest.audio import (SILENCE_DBFS, SPEECH_ROOTS, WHISPER_WINDOW_S, cut_out, extract_audio, heard_segments,
-                          sound_segments, speech_stretches, transcript_segments, word_spans)
+from ingest.audio import (
+    SILENCE_DBFS,
+    SPEECH_ROOTS,
+    WHISPER_WINDOW_S,
+    cut_out,
+    extract_audio,
+    heard_segments,
+    sound_segments,
+    speech_stretches,
+    transcript_segments,
+    word_spans,
+)
 from ingest.chunking import TextChunker
 from ingest.errors import ExtractionError
 from ingest.extraction import ExtractContext
-from encoders.sound_events import classes_under
 from ingest.media import decode_audio, media_duration, probe_audio
-from core.config import Settings
-from core.schema import Modality
 from tests.conftest import make_settings
 from tests.media_fixtures import _run, beeps, convert, silence, silent_video, speak, speak_passage, speech_video
 

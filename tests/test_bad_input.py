@@ -21,16 +21,16 @@ from pathlib import Path
 
 import pytest
 
+from core.config import Settings
 from ingest.errors import ExtractionError
 from ingest.extraction import ExtractContext
 from ingest.files import inspect
-from ingest.indexer import IngestReport
 from ingest.limits import check_duration, format_duration
 from ingest.pdf import extract_pdf
+from ingest.report import IngestReport
 from ingest.slides import extract_slides
 from ingest.video import extract_video
 from omnidex import cli
-from core.config import Settings
 from omnidex.service import Omnidex
 from tests.bad_inputs import HUGE_PDF_PAGES, LIMITS, BadCorpus, write_bad_corpus
 from tests.conftest import make_settings, write_pdf

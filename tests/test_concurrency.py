@@ -8,7 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
-from ingest.indexer import IngestReport
+from ingest.report import IngestReport
 from omnidex.service import Omnidex
 from retrieval.search import SearchMode
 from tests.conftest import make_settings, write_pdf

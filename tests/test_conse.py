@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.config import Settings
 from encoders.conse import Conse
 from encoders.hub import IMAGE_TEMPLATES, ModelHub
 from encoders.image_tagger import imagenet_descriptions, imagenet_labels
 from encoders.sound_events import ancestors, sound_descriptions
-from core.config import Settings
 
 
 @pytest.fixture(scope="module")

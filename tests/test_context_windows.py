@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.conftest import load_bench_script
 
 from omnidex.evaluation import RUNS, BeirDataset, indexed, load_beir, rankings, score
 from omnidex.service import Omnidex
+from tests.conftest import load_bench_script
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from tests.conftest import load_bench_script
 
 # Measured on debian-faq 11.1 (119 queries, 148 docs), r-doc-pdf 4.2.2 (77 queries, 94 docs) and

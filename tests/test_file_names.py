@@ -13,9 +13,9 @@ import json
 import os
 from pathlib import Path
 
+from core.paths import display, from_text, readable, to_text
 from ingest.catalog import INDEXED
 from ingest.indexer import asset_filter
-from core.paths import display, from_text, readable, to_text
 from omnidex.service import Omnidex
 from tests.conftest import make_settings, write_pdf
 from tests.test_cli import omnidex

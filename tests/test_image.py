@@ -13,15 +13,21 @@ import pymupdf
 import pytest
 from PIL import ExifTags, Image, ImageDraw, ImageFont
 
+from core.schema import Modality, Segment
 from encoders.hub import ModelHub
 from ingest.chunking import TextChunker
 from ingest.errors import ExtractionError
 from ingest.extraction import ExtractContext
 from ingest.image import exif_datetime, extract_image, image_segments, open_image
-from ingest.ocr import (glyph_marks, image_may_hold_text, ocr_glyph_text, ocr_pdf_page, pdf_page_needs_ocr,
-                        plausible_text)
+from ingest.ocr import (
+    glyph_marks,
+    image_may_hold_text,
+    ocr_glyph_text,
+    ocr_pdf_page,
+    pdf_page_needs_ocr,
+    plausible_text,
+)
 from ingest.thumbnails import pdf_page_thumbnail, thumbnail_jpeg
-from core.schema import Modality, Segment
 from tests.conftest import make_settings
 
 skdata = pytest.importorskip("skimage.data")

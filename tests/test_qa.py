@@ -67,7 +67,7 @@ def qa_app(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[O
 
 @pytest.fixture(scope="module")
 def answerer(qa_app: Omnidex) -> Answerer:
-    return Answerer(qa_app.search, qa_app.settings, qa_app.cross_encoder)
+    return Answerer(qa_app.search, qa_app.settings, lambda: qa_app.models.cross_encoder)
 
 
 def page_text(citation: Citation) -> str:
@@ -220,7 +220,7 @@ def endpoint() -> Iterator[ChatCompletionsServer]:
 def generative(qa_app: Omnidex, base_url: str, monkeypatch: pytest.MonkeyPatch) -> Answerer:
     """An Answerer on the shared index, configured the way a user would: by settings alone."""
     monkeypatch.setattr(qa_app.settings, "llm_base_url", base_url)
-    return Answerer(qa_app.search, qa_app.settings, qa_app.cross_encoder)
+    return Answerer(qa_app.search, qa_app.settings, lambda: qa_app.models.cross_encoder)
 
 
 def test_a_generated_answer_streams_from_the_endpoint_and_cites_what_it_used(

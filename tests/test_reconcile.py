@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from qdrant_client import QdrantClient
 
+from core.schema import FileType
 from ingest import indexer
 from ingest.catalog import INDEXED
-from ingest.indexer import MOVED, REMOVED, asset_filter
-from core.schema import FileType
+from ingest.indexer import asset_filter
+from ingest.report import MOVED, REMOVED
 from omnidex.service import Omnidex
 from retrieval.filters import SearchFilters
 from store.base import Filter, MatchValue, PointRecord, Schema

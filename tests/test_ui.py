@@ -14,8 +14,8 @@ from PIL import Image
 from streamlit import config as streamlit_config
 from streamlit.testing.v1 import AppTest
 
-from ingest.catalog import Catalog
 from core.config import Settings
+from omnidex.library import inside_roots, library_roots
 from omnidex.service import Omnidex
 from retrieval.search import SearchHit
 from tests.conftest import write_pdf
@@ -25,10 +25,7 @@ from ui.safety import (
     escape_markdown,
     file_inside,
     highlight,
-    inside_roots,
-    library_roots,
     literal,
-    servable_file,
     upload_name,
 )
 
@@ -367,18 +364,18 @@ def test_highlight_escapes_first_then_marks_query_words() -> None:
 
 
 def test_only_indexed_files_and_thumbnails_are_served(library: Path, tmp_path: Path) -> None:
-    catalog = Catalog(Path(Settings().data_dir) / "catalog.sqlite")
+    app = Omnidex(Settings())  # the catalog only: the index itself stays with the UI's Omnidex
     try:
         garden = library / "garden.pdf"
-        assert servable_file(catalog, garden) == garden
-        assert servable_file(catalog, library / "photos" / ".." / "garden.pdf") is None  # traversal spelled out
-        assert servable_file(catalog, library / "broken.pdf") is None  # known, but failed
+        assert app.indexed_file(garden) == garden
+        assert app.indexed_file(library / "photos" / ".." / "garden.pdf") is None  # traversal spelled out
+        assert app.indexed_file(library / "broken.pdf") is None  # known, but failed
         outside = tmp_path / "secret.pdf"
         outside.write_bytes(b"%PDF-1.7")
-        assert servable_file(catalog, outside) is None  # exists, never indexed
-        assert servable_file(catalog, "garden.pdf") is None  # relative paths are not looked up
+        assert app.indexed_file(outside) is None  # exists, never indexed
+        assert app.indexed_file("garden.pdf") is None  # relative paths are not looked up
     finally:
-        catalog.close()
+        app.close()
     thumbnails = Path(Settings().data_dir) / "thumbnails"
     assert file_inside(thumbnails, "../catalog.sqlite") is None
     inside = next(p for p in thumbnails.rglob("*.jpg"))

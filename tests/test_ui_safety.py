@@ -18,9 +18,9 @@ from streamlit import config as streamlit_config
 from streamlit.testing.v1 import AppTest
 
 from core.config import Settings
+from omnidex.access import allowed_hosts, is_loopback, password_matches
 from omnidex.service import Omnidex
 from tests.conftest import write_pdf
-from ui.access import allowed_hosts, is_loopback, password_matches
 from ui.errors import explanation
 from ui.safety import literal
 

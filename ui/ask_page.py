@@ -7,9 +7,9 @@ import re
 
 import streamlit as st
 
-from qa import Answer, Answerer
-from retrieval.query import QuerySyntaxError
-from ui.components import get_app, settings_key, show_preview
+from core.errors import BadQuery
+from omnidex import Answer, label
+from ui.components import get_app, show_preview
 from ui.errors import explanation
 from ui.safety import escape_markdown, html_block, literal, text_html
 
@@ -23,21 +23,11 @@ def answer_html(text: str) -> str:
     return html_block(_MARKER.sub(r"<strong>[\1]</strong>", paragraphs))
 
 
-def get_answerer() -> Answerer:
-    return _load_answerer(settings_key())
-
-
-@st.cache_resource(show_spinner="Loading the answering models…")
-def _load_answerer(settings_json: str) -> Answerer:
-    """One Answerer per server process, over the same Omnidex as search."""
-    return Answerer(get_app())
-
-
 def stream_answer(question: str) -> Answer:
     """Show the text as it arrives (escaped as it grows), and return the final Answer."""
     shown = st.empty()
     text = ""
-    for piece in get_answerer().stream(question):
+    for piece in get_app().answerer.stream(question):
         if isinstance(piece, Answer):
             shown.empty()
             return piece
@@ -57,7 +47,7 @@ def show_answer(answer: Answer) -> None:
                else "Quoted from your files: the sentences that answer the question best.")
     for citation in answer.citations:
         with st.container(border=True, key=f"citation-{citation.number}"):
-            st.button(f"[{citation.number}] {literal(citation.hit.label())}", key=f"cite-{citation.number}",
+            st.button(f"[{citation.number}] {literal(label(citation.hit))}", key=f"cite-{citation.number}",
                       on_click=_open, args=(citation.number,))
             st.markdown(html_block(f"<blockquote>{text_html(citation.quote)}</blockquote>"), unsafe_allow_html=True)
 
@@ -86,7 +76,7 @@ def main() -> None:
         if answer is None or answer.question != question:
             try:
                 answer = stream_answer(question)
-            except QuerySyntaxError as e:
+            except BadQuery as e:
                 st.error(explanation(e))
                 return
             except Exception as e:  # a chat endpoint that failed half-way through its answer

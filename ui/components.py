@@ -3,34 +3,20 @@
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 import streamlit as st
 
-from ingest.catalog import CatalogDamaged
-from ingest.indexer import shown_path_bytes
-from core.config import Settings
-from core.schema import FileType, Modality
-from omnidex.service import ModelMismatch, Omnidex
-from retrieval.search import SearchHit, SearchMode, clock
-from store.edge import StoreDamaged, StoreLocked
+from core.errors import OmnidexError
+from omnidex import FileType, Modality, Omnidex, SearchHit, Settings, clock, place, shown_path_bytes
 from ui.errors import explanation
 from ui.previews import photo_facts, render_pdf_page, transcript_around
-from ui.safety import escape_markdown, file_inside, highlight, html_block, literal, servable_file, text_html
-
-# One indexing run at a time per server process, whichever session starts it.
-INGEST_LOCK = threading.Lock()
-_index_runs = [0]  # indexing runs finished in this process; results kept in a session from before are stale
+from ui.safety import escape_markdown, file_inside, highlight, html_block, literal, text_html
 
 
 def index_changed() -> None:
-    _index_runs[0] += 1
-    st.cache_data.clear()  # counts and folder lists
-
-
-def index_generation() -> int:
-    return _index_runs[0]
+    """After an indexing run: counts and folder lists are read again (results are keyed by app.generation)."""
+    st.cache_data.clear()
 
 BADGES: dict[str, tuple[str, str]] = {
     Modality.TEXT.value: ("Text", "blue"),
@@ -60,7 +46,7 @@ def get_app() -> Omnidex:
     it is damaged) stops the page with what to do about it."""
     try:
         return _load_app(settings_key())
-    except (ModelMismatch, StoreLocked, StoreDamaged, CatalogDamaged) as e:
+    except OmnidexError as e:
         st.error(explanation(e))
         st.stop()
 
@@ -73,14 +59,14 @@ def _load_app(settings_json: str) -> Omnidex:
     search does not) and the calibration, so the first search or question costs no more than later ones.
     """
     app = Omnidex(Settings.model_validate_json(settings_json))
-    app.search("warm up", mode=SearchMode.RERANK)
+    app.warm_up()
     return app
 
 
 def title_markdown(hit: SearchHit) -> str:
     """File name, place and a modality badge; the name is shown literally (a file may be called anything)."""
     label, color = BADGES.get(hit.modality, (hit.modality or "?", "gray"))
-    where = hit.place
+    where = place(hit)
     return (f"**{literal(Path(hit.path).name)}**" + (f" · {where}" if where else "")
             + f" :{color}-badge[{escape_markdown(label)}]")
 
@@ -118,7 +104,7 @@ def result_card(app: Omnidex, hit: SearchHit, query: str, selected_key: str, sim
             st.markdown(title_markdown(hit))
             st.markdown(html_block(highlight(hit.snippet or hit.text[:240], query)), unsafe_allow_html=True)
             if hit.more:
-                others = ", ".join(m.place for m in hit.more[:6] if m.place)
+                others = ", ".join(place(m) for m in hit.more[:6] if place(m))
                 if others:
                     st.caption(f"Also: {others}")
             open_col, similar_col = st.columns(2)
@@ -134,7 +120,7 @@ def _remember(key: str, value: str) -> None:
 def show_preview(app: Omnidex, hit: SearchHit, query: str = "") -> None:
     """The page with the hit marked, the slide, the photo with its tags and facts, or a player at the moment."""
     st.markdown(title_markdown(hit))
-    path = servable_file(app.catalog, os.fsdecode(shown_path_bytes(hit.payload)))  # a name that is not UTF-8 too
+    path = app.indexed_file(os.fsdecode(shown_path_bytes(hit.payload)))  # a name that is not UTF-8 too
     if path is None:
         st.warning("This file is not in the index any more, or has moved. Re-index it from the Library page.")
     elif hit.page is not None and hit.file_type == FileType.PDF.value:

@@ -3,23 +3,19 @@ why, and re-indexing."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
 
-from ingest.catalog import FAILED, INDEXED
-from ingest.files import EXTENSIONS
-from ingest.indexer import FileOutcome, IngestReport, Progress
-from ingest.limits import over_size_limit
-from core.config import Settings
-from omnidex.service import Omnidex
-from ui.components import BADGES, INGEST_LOCK, get_app, index_changed
-from ui.safety import escape_markdown, folder_bytes, inside_roots, library_roots, literal, printable, upload_name
+from core.errors import IndexBusy, Refused
+from omnidex import EXTENSIONS, FileOutcome, IngestReport, Omnidex, Progress, Settings, over_size_limit
+from ui.components import BADGES, get_app, index_changed
+from ui.safety import escape_markdown, folder_bytes, literal, printable, upload_name
 
-FOLDERS_META = "library_folders"  # folders added on this page, walked again by "Re-index"
 UPLOAD_TYPES = sorted(ext.lstrip(".") for ext in EXTENSIONS)
+INDEXED, FAILED = "indexed", "failed"  # a file's status in the library (Omnidex.files)
 
 
 class PageProgress(Progress):
@@ -52,39 +48,16 @@ def outcome_row(outcome: FileOutcome) -> dict[str, object]:
             "reason": printable(outcome.error or outcome.partial or ""), "folder": printable(str(outcome.path.parent))}
 
 
-def uploads_dir(app: Omnidex) -> Path:
-    return app.settings.data_dir / "uploads"
-
-
-def roots(app: Omnidex) -> list[Path]:
-    """Where "Add a folder" may look (settings.library_roots, else the folders the index holds files from)."""
-    return library_roots(Settings().library_roots, (r.path for r in app.catalog.files()), uploads_dir(app))
-
-
-def remembered_folders(app: Omnidex) -> list[str]:
-    return json.loads(app.catalog.get_meta(FOLDERS_META) or "[]")
-
-
-def known_paths(app: Omnidex) -> list[Path]:
-    """Every catalogued file (present, changed, failed or gone) and the folders added here (for new files)."""
-    return [*(Path(r.path) for r in app.catalog.files()), *map(Path, remembered_folders(app))]
-
-
-def run_ingest(app: Omnidex, paths: list[Path] | None) -> bool:
-    """Index paths with live progress (None: re-embed every file with the configured models, as
-    `omnidex reindex` does); one run at a time per server. Returns whether it ran."""
-    if not INGEST_LOCK.acquire(blocking=False):
+def run_indexing(app: Omnidex, run: Callable[[PageProgress], IngestReport]) -> bool:
+    """An indexing run with live progress, one at a time per server (Omnidex.indexing). Returns whether it ran."""
+    try:
+        with app.indexing():
+            progress = PageProgress()
+            report = run(progress)
+            progress.done(report)
+    except IndexBusy:
         st.warning("Another indexing run is in progress. Wait for it to finish, then try again.")
         return False
-    try:
-        progress = PageProgress()
-        if paths is None:
-            report = app.reindex([Path(f) for f in remembered_folders(app)], progress)
-        else:
-            report = app.ingest(paths, progress)
-        progress.done(report)
-    finally:
-        INGEST_LOCK.release()
     st.session_state["last_run"] = [outcome_row(o) for o in report.outcomes]
     index_changed()
     return True
@@ -92,14 +65,12 @@ def run_ingest(app: Omnidex, paths: list[Path] | None) -> bool:
 
 def run_adapt(app: Omnidex) -> None:
     """`omnidex adapt` from the page, one run at a time with indexing (both change picture vectors)."""
-    if not INGEST_LOCK.acquire(blocking=False):
+    try:
+        with app.indexing(), st.spinner("Learning from this library's pictures and their words..."):
+            report = app.adapt()
+    except IndexBusy:
         st.warning("Another indexing run is in progress. Wait for it to finish, then try again.")
         return
-    try:
-        with st.spinner("Learning from this library's pictures and their words..."):
-            report = app.adapt()
-    finally:
-        INGEST_LOCK.release()
     (st.success if report.kept else st.info)(report.message)
     if report.kept:
         index_changed()
@@ -111,24 +82,12 @@ def add_folder(app: Omnidex) -> bool:
         submitted = st.form_submit_button("Index it")
     if not submitted or not folder.strip():
         return False
-    path = Path(folder.strip()).expanduser()
-    allowed = roots(app)
-    if not inside_roots(path, allowed):
-        st.error(f"{literal(str(path))} is outside the folders this Omnidex may index: "
-                 + ", ".join(literal(str(r)) for r in allowed) + ". Upload the files instead, or ask whoever runs "
-                 "the server to add the folder to `library_roots` (`OMNIDEX_LIBRARY_ROOTS='[\"/srv/docs\"]'`) "
-                 "or index it with `omnidex ingest`.")
+    path = Path(folder.strip())
+    try:
+        return run_indexing(app, lambda progress: app.add_folder(path, progress, roots=Settings().library_roots))
+    except Refused as e:
+        st.error(escape_markdown(e.explain()))
         return False
-    if not path.exists():
-        st.error(f"{literal(str(path))} does not exist on the machine Omnidex runs on. Check the spelling, "
-                 "or upload the files instead.")
-        return False
-    path = path.absolute()
-    if path.is_dir():
-        folders = remembered_folders(app)
-        if str(path) not in folders:
-            app.catalog.set_meta(FOLDERS_META, json.dumps([*folders, str(path)]))
-    return run_ingest(app, [path])
 
 
 def upload_files(app: Omnidex) -> bool:
@@ -140,7 +99,7 @@ def upload_files(app: Omnidex) -> bool:
                                     f"{quota_mb} MB in all uploads.")
     if not uploads or not st.button(f"Index {len(uploads)} uploaded file{'s' if len(uploads) > 1 else ''}"):
         return False
-    target = uploads_dir(app)
+    target = app.uploads_dir
     held = folder_bytes(target)
     saved: list[Path] = []
     for upload in uploads:
@@ -159,11 +118,11 @@ def upload_files(app: Omnidex) -> bool:
         path.write_bytes(content)
         held += upload.size
         saved.append(path.absolute())
-    return bool(saved) and run_ingest(app, saved)
+    return bool(saved) and run_indexing(app, lambda progress: app.ingest(saved, progress))
 
 
 def show_counts(app: Omnidex) -> None:
-    records = app.catalog.files()
+    records = app.files()
     indexed = [r for r in records if r.status == INDEXED]
     per_type = Counter(r.file_type for r in indexed)
     per_modality = app.counts("modality")
@@ -178,7 +137,7 @@ def show_counts(app: Omnidex) -> None:
 
 
 def show_failures(app: Omnidex) -> None:
-    failed = app.catalog.files(FAILED)
+    failed = app.failed_files()
     if not failed:
         return
     st.subheader(f"Files that could not be indexed ({len(failed)})")
@@ -210,10 +169,10 @@ def main() -> None:
     refresh, rebuild, teach = st.columns(3)
     if refresh.button("Re-index", help="Re-reads changed files, retries failed ones, drops vanished ones and finds "
                                        "new files in folders added here. Unchanged files are skipped."):
-        ran = run_ingest(app, known_paths(app))
+        ran = run_indexing(app, app.refresh)
     if rebuild.button("Re-embed everything", help="Extracts and embeds every file again, e.g. after changing "
                                                   "models. Takes as long as the first indexing did."):
-        ran = run_ingest(app, None)
+        ran = run_indexing(app, lambda progress: app.reindex(app.library_folders(), progress))
     if teach.button("Adapt to this library", help="Teaches picture search this library's own pairs: figures and "
                                                    "their captions, slides and their titles, video frames and what "
                                                    "is said over them. Kept only if it finds held-out pairs "

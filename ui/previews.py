@@ -10,8 +10,7 @@ from typing import Any
 
 import pymupdf
 
-from core.paths import is_clean
-from retrieval.search import SearchHit
+from omnidex import SearchHit, is_clean
 
 # MuPDF is not thread-safe and Streamlit runs each session's script in its own thread.
 _MUPDF = threading.Lock()

@@ -11,11 +11,9 @@ import html
 import os
 import re
 import string
-from collections.abc import Iterable
 from pathlib import Path
 
-from encoders.bm25 import tokenize
-from ingest.catalog import INDEXED, Catalog
+from omnidex import tokenize
 
 _MARKDOWN_SPECIAL = re.compile("([" + re.escape(string.punctuation) + "])")
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -95,21 +93,6 @@ def highlight(text: str, query: str) -> str:
     return "".join(parts)
 
 
-def servable_file(catalog: Catalog, path: str | Path) -> Path | None:
-    """The file at `path` when it is one the catalog holds as indexed, else None.
-
-    The path is taken literally (no `..` collapsing, no symlink following before the lookup),
-    so only paths the indexer itself recorded can be opened; the file must still be a file.
-    """
-    candidate = Path(path)
-    if not candidate.is_absolute() or ".." in candidate.parts:
-        return None
-    record = catalog.get(str(candidate))
-    if record is None or record.status != INDEXED or not candidate.is_file():
-        return None
-    return candidate
-
-
 def file_inside(folder: Path, relative: str | Path) -> Path | None:
     """folder/relative when it resolves to a file inside folder (thumbnails named in the index), else None."""
     root = folder.resolve()
@@ -117,24 +100,6 @@ def file_inside(folder: Path, relative: str | Path) -> Path | None:
     if not target.is_relative_to(root) or not target.is_file():
         return None
     return target
-
-
-def library_roots(configured: list[Path], catalogued: Iterable[str | Path], uploads: Path) -> list[Path]:
-    """The folders "Add a folder" may index, resolved: the configured roots, else every folder that holds a
-    catalogued file (what `omnidex ingest` was pointed at), and the uploads folder; nested ones fold into the
-    topmost."""
-    roots = [Path(r) for r in configured] or [Path(f).parent for f in catalogued]
-    topmost: list[Path] = []
-    for root in sorted({r.expanduser().resolve() for r in [*roots, uploads]}, key=lambda r: len(r.parts)):
-        if not any(root.is_relative_to(top) for top in topmost):
-            topmost.append(root)
-    return sorted(topmost)
-
-
-def inside_roots(path: Path, roots: list[Path]) -> bool:
-    """Whether `path`, with every symlink and `..` resolved, lies in one of `roots`."""
-    resolved = path.expanduser().resolve()
-    return any(resolved.is_relative_to(root) for root in roots)
 
 
 def folder_bytes(folder: Path) -> int:

@@ -14,16 +14,18 @@ from pathlib import Path
 import streamlit as st
 from PIL import Image, UnidentifiedImageError
 
-from ingest.catalog import INDEXED
-from ingest.files import EXTENSIONS
-from ingest.limits import over_size_limit
-from core.config import Settings
-from core.schema import FileType
-from omnidex.service import Omnidex
-from retrieval.filters import SearchFilters
-from retrieval.query import QuerySyntaxError, parse_query
-from retrieval.search import SearchHit
-from ui.components import get_app, index_generation, result_card, show_preview
+from omnidex import (
+    EXTENSIONS,
+    FileType,
+    Omnidex,
+    SearchFilters,
+    SearchHit,
+    Settings,
+    label,
+    over_size_limit,
+    parse_query,
+)
+from ui.components import get_app, result_card, show_preview
 from ui.errors import explanation
 from ui.safety import escape_markdown, literal, readable
 
@@ -41,7 +43,7 @@ def _counts(_app: Omnidex, data_dir: str, key: str, filters: SearchFilters) -> d
 @st.cache_data(ttl=30, show_spinner=False)
 def _folders(_app: Omnidex, data_dir: str) -> dict[str, int]:
     """Folders that directly hold indexed files, with how many."""
-    return dict(sorted(Counter(readable(str(Path(r.path).parent)) for r in _app.catalog.files(INDEXED)).items()))
+    return dict(sorted(Counter(readable(str(Path(r.path).parent)) for r in _app.indexed_files()).items()))
 
 
 def _with_count(counts: dict[str, int]) -> Callable[[str], str]:
@@ -103,13 +105,15 @@ def _title_of_kept(point_id: str) -> str:
     kept = st.session_state.get("results")
     for hit in (h for top in (kept[1] if kept else []) for h in (top, *top.more)):
         if hit.id == point_id:
-            return hit.label()
+            return label(hit)
     return "the result you chose"
 
 
-def _cached_search(key: tuple, run: Callable[[], list[SearchHit]]) -> tuple[list[SearchHit], float, bool]:
-    """Hits for a search, kept in the session so paging, previews and reruns do not search again."""
-    key = (*key, index_generation())
+def _cached_search(app: Omnidex, key: tuple, run: Callable[[], list[SearchHit]]
+                   ) -> tuple[list[SearchHit], float, bool]:
+    """Hits for a search, kept in the session so paging, previews and reruns do not search again (until an
+    indexing run changes the index)."""
+    key = (*key, app.generation)
     kept = st.session_state.get("results")
     if kept is not None and kept[0] == key:
         return kept[1], kept[2], False
@@ -151,7 +155,7 @@ def main() -> None:
             if source is None or source[0] != similar:  # named while the results it was chosen from are kept
                 source = st.session_state["similar_to"] = (similar, _title_of_kept(similar))
             heading = f"Like {literal(source[1])}"
-            hits, elapsed, fresh = _cached_search(("similar", similar, filters),
+            hits, elapsed, fresh = _cached_search(app, ("similar", similar, filters),
                                                   lambda: app.find_similar(similar, filters, limit))
         elif picture is not None and over_size_limit(picture.size, Settings().max_upload_mb):
             st.error(f"That picture is larger than {Settings().max_upload_mb} MB. Try a smaller copy of it.")
@@ -159,12 +163,12 @@ def main() -> None:
         elif picture is not None:
             digest = hashlib.sha256(picture.getvalue()).hexdigest()
             heading = f"Like {literal(picture.name)}"
-            hits, elapsed, fresh = _cached_search(("picture", digest, query, filters), lambda: app.search_by_image(
+            hits, elapsed, fresh = _cached_search(app, ("picture", digest, query, filters), lambda: app.search_by_image(
                 Image.open(picture), text=query, filters=filters, limit=limit))
         elif query.strip():
             parse_query(query, filters)  # a syntax error is reported before any work is done
             heading = ""
-            hits, elapsed, fresh = _cached_search(("text", query, filters),
+            hits, elapsed, fresh = _cached_search(app, ("text", query, filters),
                                                   lambda: app.search(query, filters, limit))
         else:
             _empty_state(app)

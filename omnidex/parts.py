@@ -1,0 +1,108 @@
+"""Building the parts that hold the store, in order, apart from using them (omnidex/service.py).
+
+Models, the catalog and calibration outlive a store; the store and what writes to or reads from it (the
+indexer, the searcher) are built together as one `Parts`, and a reindex replaces the whole set: nothing
+can keep a closed store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from core.config import Settings
+from core.once import once
+from core.schema import CONSE_VECTOR, OCR_VECTOR, PAYLOAD_INDEXES, PICTURE_FEATURES, SOUND_FEATURES
+from store.base import Schema, Store
+
+if TYPE_CHECKING:  # the parts themselves are imported where they are built: a CLI command may need none
+    from encoders.bm25 import Bm25Encoder
+    from encoders.hub import ModelHub
+    from ingest.catalog import Catalog
+    from ingest.indexer import Indexer
+    from rerank.cross_encoder import CrossEncoder
+    from retrieval.calibration import SegmentCalibration
+    from retrieval.search import Searcher
+
+
+class Parts:
+    """A store and what writes to it and reads from it, each built on first use: `omnidex status` opens the
+    store alone, and only indexing loads the extractors (PDF, slides, video)."""
+
+    def __init__(self, store: Store, build_indexer: Callable[[Store], Indexer],
+                 build_searcher: Callable[[Store], Searcher]) -> None:
+        self.store = store
+        self._build_indexer, self._build_searcher = build_indexer, build_searcher
+
+    @once
+    def indexer(self) -> Indexer:
+        return self._build_indexer(self.store)
+
+    @once
+    def searcher(self) -> Searcher:
+        return self._build_searcher(self.store)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def store_schema(models: ModelHub) -> Schema:
+    """The collection's vectors: text and context windows searched by cosine, a CLIP vector when one is
+    configured, BM25, and what pictures' and sounds' vectors are made from, kept (omnidex adapt)."""
+    from encoders.image_tagger import FEATURE_DIM
+    from encoders.sound_events import EMBEDDING_DIM
+
+    dim = models.text.dim
+    dense = {"text": dim, "context": dim}
+    if models.clip is not None:
+        dense["clip"] = models.clip.dim
+    kept = {PICTURE_FEATURES: FEATURE_DIM, SOUND_FEATURES: EMBEDDING_DIM, CONSE_VECTOR: dim, OCR_VECTOR: dim}
+    return Schema(dense=dense, sparse=("bm25",), payload_indexes=PAYLOAD_INDEXES, kept=kept)
+
+
+def open_store(settings: Settings, schema: Schema, recreate: bool = False, lock: object | None = None) -> Store:
+    """A Qdrant server when QDRANT_URL is set, else the embedded engine in the data directory; only the one
+    configured is imported. recreate: drop the collection first. lock: the embedded index's, already held."""
+    if settings.qdrant_url:
+        from qdrant_client import QdrantClient
+
+        from store.server import ServerStore
+
+        client = QdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key)
+        return ServerStore(client, settings.collection, schema, rrf_k=settings.rrf_k, recreate=recreate)
+    from store.edge import EdgeStore
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return EdgeStore(settings.store_path, schema, rrf_k=settings.rrf_k, recreate=recreate, lock=lock)
+
+
+def build_parts(settings: Settings, models: ModelHub, catalog: Catalog, bm25: Bm25Encoder,
+                calibration: Callable[[], SegmentCalibration], cross_encoder: Callable[[], CrossEncoder | None],
+                thumbnails_dir: Path, lock: object | None, recreate: bool = False) -> Parts:
+    """The store, then (when first used) the indexer writing to it and the searcher reading it."""
+    s = settings
+
+    def indexer(store: Store) -> Indexer:
+        from ingest.chunking import TextChunker
+        from ingest.extraction import ExtractContext
+        from ingest.indexer import Indexer
+
+        encoder = models.text
+        chunk_tokens = min(s.chunk_tokens, encoder.max_tokens - 8)
+        # Context windows cost an encoding each; with no weight at query time they are not made.
+        window_tokens = encoder.max_tokens - 8 if s.context_weight > 0 else 0
+        chunker = TextChunker(encoder.count_tokens, chunk_tokens, s.chunk_overlap_tokens, window_tokens)
+        return Indexer(catalog, store, ExtractContext(s, models, chunker), bm25, thumbnails_dir, s.write_batch_size,
+                       exclude=(s.data_dir.absolute(),))
+
+    def searcher(store: Store) -> Searcher:
+        from retrieval.fusion import Fuser, FusionMode
+        from retrieval.search import RetrievalConfig, Searcher
+
+        fuser = Fuser(FusionMode(s.fusion), {"dense": s.dense_weight, "bm25": s.bm25_weight,
+                                            "phrase": s.phrase_weight, "clip": s.clip_weight}, s.rrf_k)
+        config = RetrievalConfig(s.prefetch_limit, s.rerank_top_k, s.rerank_weight, s.context_weight)
+        return Searcher(store, models.text, bm25, fuser, config, calibration(), cross_encoder)
+
+    return Parts(open_store(s, store_schema(models), recreate=recreate, lock=lock), indexer, searcher)
