@@ -15,10 +15,14 @@ ICON = Path(__file__).resolve().parent / "ui" / "icon.png"  # served by this ser
 
 st.set_page_config(page_title="Omnidex", page_icon=str(ICON), layout="wide")
 require_login()
+# Streamlit serves the default page at / only, never at its url_path: /search is the same page registered a
+# second time, hidden from the menu, so a link to /search?q=... opens that search.
+SEARCH = "ui/search_page.py"
 pages = st.navigation([
-    st.Page("ui/search_page.py", title="Search", icon=":material/search:", url_path="search", default=True),
+    st.Page(SEARCH, title="Search", icon=":material/search:", default=True),
     st.Page("ui/library_page.py", title="Library", icon=":material/library_books:", url_path="library"),
     st.Page("ui/ask_page.py", title="Ask", icon=":material/question_answer:", url_path="ask"),
+    st.Page(SEARCH, title="Search", icon=":material/search:", url_path="search", visibility="hidden"),
 ])
 try:
     pages.run()

@@ -19,7 +19,9 @@ from omnidex.library import inside_roots, library_roots
 from omnidex.service import Omnidex
 from retrieval.search import SearchHit
 from tests.conftest import write_pdf
+from retrieval.present import place
 from tests.media_fixtures import speak_passage
+from ui.components import other_places
 from ui.previews import transcript_around
 from ui.safety import (
     escape_markdown,
@@ -243,6 +245,90 @@ def test_a_bad_filter_explains_itself(library: Path) -> None:
     at = search("type:spreadsheet tomatoes")
     message = plain(at.error[0].value)
     assert "unknown type 'spreadsheet'" in message and "type:pdf" in message
+
+
+def test_a_search_url_opens_that_search_with_its_filters(library: Path) -> None:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update({"q": "a cup of coffee", "type": ["image", "spreadsheet"], "after": "2024-01-01",
+                            "before": "2024-12-31", "in": "/no/such/folder"})
+    at.run()
+    assert not at.exception
+    assert at.text_input(key="query").value == "a cup of coffee"
+    assert at.multiselect(key="types").value == ["image"]  # a type the page does not offer is left out
+    assert at.date_input(key="dates").value == (date(2024, 1, 1), date(2024, 12, 31))
+    assert at.selectbox(key="folder").value == ""  # as is a folder this Omnidex has not indexed
+    shown = titles(at)
+    assert shown and all(t.startswith("**coffee.jpg**") for t in shown)
+
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["q"] = "when should tomatoes be staked"
+    at.run()
+    assert titles(at)[0].startswith("**garden.pdf** · page 2")
+    assert not at.warning  # setting the widgets from the URL is not reported as a conflict
+
+
+def test_the_search_page_without_a_query_shows_its_empty_state(library: Path) -> None:
+    at = opened()
+    assert not at.exception
+    assert at.title[0].value == "Search" and at.text_input(key="query").value == ""
+    assert re.search(r"\d+ segments from 15 files indexed", at.caption[0].value)
+    assert not titles(at) and at.query_params == {}  # no search, so nothing in the URL
+
+
+def test_each_search_is_written_to_the_url_and_going_back_restores_it(library: Path) -> None:
+    at = search("when should tomatoes be staked")
+    assert at.query_params == {"q": "when should tomatoes be staked"}
+    first = dict(at.query_params)
+
+    at.multiselect(key="types").set_value(["pdf"]).run()
+    at.text_input(key="query").input("lentil soup").run()
+    at.date_input(key="dates").set_value((date(2020, 1, 1), date(2030, 12, 31))).run()
+    assert at.query_params == {"q": "lentil soup", "type": "pdf", "after": "2020-01-01", "before": "2030-12-31"}
+    assert all("recipe_" in t for t in titles(at))
+
+    at.query_params.clear()  # the browser's Back button reruns the page with the earlier entry's query string
+    at.query_params.update(first)
+    at.run()
+    assert at.text_input(key="query").value == "when should tomatoes be staked"
+    assert at.multiselect(key="types").value == [] and at.date_input(key="dates").value == ()
+    assert titles(at)[0].startswith("**garden.pdf** · page 2")
+    assert at.query_params == first  # going back wrote nothing new
+
+
+def test_other_places_in_a_file_are_listed_once_each_in_document_order(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Short chunks make several hits on each page of one PDF; the card names each other page once, in order."""
+    pages = [f"Page {n} of the beekeeping log. " + " ".join(
+        f"The bees on frame {k} of hive {n} were calm and the honey was capped." for k in range(1, 7))
+        for n in range(1, 5)]
+    write_pdf(tmp_path / "docs" / "hives.pdf", pages)
+    monkeypatch.setenv("OMNIDEX_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("OMNIDEX_CHUNK_TOKENS", "24")
+    monkeypatch.setenv("OMNIDEX_CHUNK_OVERLAP_TOKENS", "4")
+    app = Omnidex(Settings())
+    app.ingest([tmp_path / "docs"])
+    app.close()
+
+    at = search("bees calm honey capped hive")
+    (hit,) = at.session_state["results"][1]
+    raw = [place(m) for m in hit.more]
+    assert len(set(raw)) < len(raw), f"no page was hit twice, so nothing to list once: {raw}"
+    expected = sorted(set(raw) - {place(hit)}, key=lambda where: int(where.split()[1]))
+    assert len(expected) >= 2
+    assert f"Also: {', '.join(expected)}" in [c.value for c in at.caption]
+
+
+def test_other_places_skip_the_hits_own_and_order_slides_and_moments() -> None:
+    def hit(page: int | None = None, slide: int | None = None, t0: float | None = None) -> SearchHit:
+        return SearchHit(id=f"{page}-{slide}-{t0}", score=0.0, path="/f", file_type="video", modality="frame",
+                         text="", snippet="", page=page, slide=slide, t0=t0)
+
+    best = hit(t0=65.0)
+    best.more = [hit(t0=125.0), hit(t0=5.0), hit(t0=65.2), hit(t0=125.4), hit(t0=30.0)]
+    assert other_places(best) == ["0:05", "0:30", "2:05"]  # 1:05 is the card's own place
+    deck = hit(slide=3)
+    deck.more = [hit(slide=s) for s in (9, 2, 9, 3, 4, 2, 8, 7, 6, 5)]
+    assert other_places(deck) == ["slide 2", "slide 4", "slide 5", "slide 6", "slide 7", "slide 8"]  # six at most
 
 
 # --- library page ----------------------------------------------------------------------

@@ -103,14 +103,24 @@ def result_card(app: Omnidex, hit: SearchHit, query: str, selected_key: str, sim
         with body:
             st.markdown(title_markdown(hit))
             st.markdown(html_block(highlight(hit.snippet or hit.text[:240], query)), unsafe_allow_html=True)
-            if hit.more:
-                others = ", ".join(place(m) for m in hit.more[:6] if place(m))
-                if others:
-                    st.caption(f"Also: {others}")
+            others = other_places(hit)
+            if others:
+                st.caption(f"Also: {', '.join(others)}")
             open_col, similar_col = st.columns(2)
             open_col.button("Preview", key=f"{selected_key}-{hit.id}", on_click=_remember, args=(selected_key, hit.id))
             similar_col.button("Find similar", key=f"{similar_key}-{hit.id}", on_click=_remember,
                                args=(similar_key, hit.id))
+
+
+def other_places(hit: SearchHit, limit: int = 6) -> list[str]:
+    """The file's other matching places, each once and in document order (page or slide, then time): several
+    chunks of one page, or spans around one moment, are one place to a reader."""
+    def position(other: SearchHit) -> tuple[int, float]:
+        number = other.page if other.page is not None else other.slide
+        return (number if number is not None else 0, other.t0 if other.t0 is not None else 0.0)
+
+    places = dict.fromkeys(place(other) for other in sorted(hit.more, key=position))
+    return [where for where in places if where and where != place(hit)][:limit]
 
 
 def _remember(key: str, value: str) -> None:

@@ -7,7 +7,7 @@ import hashlib
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from datetime import time as clock_time
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from omnidex import (
 )
 from ui.components import get_app, result_card, show_preview
 from ui.errors import explanation
+from ui.links import chosen_days, follow_url, record_in_url
 from ui.safety import escape_markdown, literal, readable
 
 MAX_RESULTS = 100  # fetched once per search, then paged without searching again
@@ -57,6 +58,8 @@ def sidebar_filters(app: Omnidex) -> tuple[SearchFilters, int]:
     with st.sidebar:
         st.header("Filters")
         folders = _folders(app, data_dir)
+        if follow_url(SHOWN_TYPES, folders):
+            _reset_selection()
         folder = st.selectbox("Folder", ["", *folders], key="folder",
                               format_func=lambda f: "All folders" if not f else f"{f} ({folders.get(f, 0)})")
         dates = st.date_input("Date", value=(), key="dates", format="YYYY-MM-DD",
@@ -76,7 +79,7 @@ def sidebar_filters(app: Omnidex) -> tuple[SearchFilters, int]:
 
 def _date_range(value: object) -> tuple[datetime | None, datetime | None]:
     """The sidebar's (start, end) dates as an inclusive UTC range; a half-chosen range is open-ended."""
-    days = [d for d in (value if isinstance(value, tuple) else (value,)) if isinstance(d, date)]
+    days = chosen_days(value)
     after = datetime.combine(days[0], clock_time.min, tzinfo=timezone.utc) if days else None
     before = datetime.combine(days[-1], clock_time.max, tzinfo=timezone.utc) if len(days) > 1 else None
     return after, before
@@ -142,6 +145,7 @@ def main() -> None:
 
     query = st.text_input("Search", placeholder="Ask for a page, a slide, a photo or a moment…",
                           label_visibility="collapsed", key="query", on_change=_reset_selection)
+    record_in_url()
     with st.expander("Search with a picture"):
         picture = st.file_uploader("A picture: find ones like it (words in the box above steer the search)",
                                    type=PICTURE_TYPES, key="picture", on_change=_reset_selection)
