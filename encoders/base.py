@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -18,8 +18,9 @@ class TextEncoder(Protocol):
     def encode_query(self, texts: Sequence[str]) -> np.ndarray:
         """L2-normalised float32 array of shape (len(texts), dim)."""
 
-    def encode_document(self, texts: Sequence[str]) -> np.ndarray:
-        """L2-normalised float32 array of shape (len(texts), dim)."""
+    def encode_document(self, texts: Sequence[str], pause: Callable[[], None] | None = None) -> np.ndarray:
+        """L2-normalised float32 array of shape (len(texts), dim). `pause` is called before each batch the
+        model runs, so a waiting search can go first (omnidex/parts.py, SearchesFirst)."""
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model would see (without special tokens), for chunking to its window."""

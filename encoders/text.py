@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -73,16 +73,18 @@ class OnnxTextEncoder:
     def encode_query(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode([self.prompts.query + t for t in texts])
 
-    def encode_document(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode([self.prompts.document + t for t in texts])
+    def encode_document(self, texts: Sequence[str], pause: Callable[[], None] | None = None) -> np.ndarray:
+        return self._encode([self.prompts.document + t for t in texts], pause)
 
-    def _encode(self, texts: list[str]) -> np.ndarray:
+    def _encode(self, texts: list[str], pause: Callable[[], None] | None = None) -> np.ndarray:
         session = self._session.get()
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         encodings = self._tokenizer.encode_batch(texts)
         # Length-sorted batches waste little compute on padding.
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         for start in range(0, len(order), self.batch_size):
+            if pause is not None:
+                pause()
             idx = order[start : start + self.batch_size]
             width = max(len(encodings[i].ids) for i in idx)
             ids = np.zeros((len(idx), width), dtype=np.int64)
@@ -143,11 +145,16 @@ class SentenceTransformerEncoder:
                                   convert_to_numpy=True)
         return np.asarray(vecs, dtype=np.float32)
 
-    def encode_document(self, texts: Sequence[str]) -> np.ndarray:
+    def encode_document(self, texts: Sequence[str], pause: Callable[[], None] | None = None) -> np.ndarray:
         model = self._load()
-        vecs = model.encode_document(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
-                                     convert_to_numpy=True)
-        return np.asarray(vecs, dtype=np.float32)
+        texts = list(texts)
+        parts = []
+        for start in range(0, len(texts), self.batch_size):  # one batch at a time, so `pause` can come between
+            if pause is not None:
+                pause()
+            parts.append(model.encode_document(texts[start:start + self.batch_size], batch_size=self.batch_size,
+                                               normalize_embeddings=True, convert_to_numpy=True))
+        return np.asarray(np.concatenate(parts) if parts else np.zeros((0, self.dim)), dtype=np.float32)
 
 
 @lru_cache(maxsize=None)

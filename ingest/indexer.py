@@ -81,11 +81,13 @@ class Indexer:
         thumbnails_dir: Path,
         batch_size: int = 32,
         exclude: tuple[Path, ...] = (),
+        pause: Callable[[], None] = lambda: None,
     ) -> None:
         self.catalog = catalog
         self.store = store
         self.ctx = ctx
         self.bm25 = bm25
+        self.pause = pause  # called before each batch is embedded: searches in this process go first
         self.thumbnails_dir = thumbnails_dir
         self.batch_size = batch_size
         self.exclude = exclude  # never index our own data directory
@@ -248,14 +250,14 @@ class Indexer:
 
     def _embed(self, segments: list[Segment]) -> None:
         """Text is embedded here, in one call per batch (chunks and their context windows, each window
-        once); other modalities arrive embedded."""
+        once); other modalities arrive embedded. Between the encoder's batches, searches go first (pause)."""
         to_embed = [s for s in segments if s.vector is None]
         wanted = {s.context for s in segments if s.context}
         # A window's chunks may straddle two batches: the previous batch's windows are kept for this one.
         known = {w: v for w, v in self._windows.items() if w in wanted}
         windows = [w for w in dict.fromkeys(s.context for s in segments if s.context) if w not in known]
         if to_embed or windows:
-            vectors = self.ctx.models.text.encode_document([s.text for s in to_embed] + windows)
+            vectors = self.ctx.models.text.encode_document([s.text for s in to_embed] + windows, pause=self.pause)
             for segment, vector in zip(to_embed, vectors):
                 segment.vector = vector
             known.update(zip(windows, vectors[len(to_embed):]))

@@ -7,7 +7,9 @@ can keep a closed store.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +26,32 @@ if TYPE_CHECKING:  # the parts themselves are imported where they are built: a C
     from rerank.cross_encoder import CrossEncoder
     from retrieval.calibration import SegmentCalibration
     from retrieval.search import Searcher
+
+
+class SearchesFirst:
+    """Searches pre-empt indexing in one process: a batch about to be embedded waits while a search runs, so
+    the query's encoder has the cores (the everyday case: searching the UI while a folder is being indexed).
+    A batch waits at most `patience` seconds at a time: a stream of searches slows indexing, never stops it."""
+
+    def __init__(self, patience: float = 2.0) -> None:
+        self.patience = patience
+        self._running = 0
+        self._idle = threading.Condition()
+
+    @contextmanager
+    def searching(self) -> Iterator[None]:
+        with self._idle:
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._running -= 1
+                self._idle.notify_all()
+
+    def wait(self) -> None:
+        with self._idle:
+            self._idle.wait_for(lambda: self._running == 0, timeout=self.patience)
 
 
 class Parts:
@@ -79,7 +107,7 @@ def open_store(settings: Settings, schema: Schema, recreate: bool = False, lock:
 
 def build_parts(settings: Settings, models: ModelHub, catalog: Catalog, bm25: Bm25Encoder,
                 calibration: Callable[[], SegmentCalibration], cross_encoder: Callable[[], CrossEncoder | None],
-                thumbnails_dir: Path, lock: object | None, recreate: bool = False) -> Parts:
+                thumbnails_dir: Path, lock: object | None, searches: SearchesFirst, recreate: bool = False) -> Parts:
     """The store, then (when first used) the indexer writing to it and the searcher reading it."""
     s = settings
 
@@ -94,7 +122,7 @@ def build_parts(settings: Settings, models: ModelHub, catalog: Catalog, bm25: Bm
         window_tokens = encoder.max_tokens - 8 if s.context_weight > 0 else 0
         chunker = TextChunker(encoder.count_tokens, chunk_tokens, s.chunk_overlap_tokens, window_tokens)
         return Indexer(catalog, store, ExtractContext(s, models, chunker), bm25, thumbnails_dir, s.write_batch_size,
-                       exclude=(s.data_dir.absolute(),))
+                       exclude=(s.data_dir.absolute(),), pause=searches.wait)
 
     def searcher(store: Store) -> Searcher:
         from retrieval.fusion import Fuser, FusionMode

@@ -24,7 +24,7 @@ from core.once import once
 from encoders.hub import ModelHub
 from ingest.catalog import FAILED, INDEXED, INDEXING, Catalog, FileRecord, rebuild
 from omnidex.library import LibraryState, inside_roots, library_roots
-from omnidex.parts import Parts, build_parts, open_store, store_schema
+from omnidex.parts import Parts, SearchesFirst, build_parts, open_store, store_schema
 from retrieval.filters import SearchFilters
 from retrieval.search import SearchHit, SearchMode
 
@@ -63,6 +63,7 @@ class Omnidex:
         self.models = ModelHub(self.settings)
         self._lock = threading.RLock()  # builds and swaps the parts; a search holds it while it reads them
         self._indexing = threading.Lock()  # one ingest, reindex or adapt at a time in this process
+        self._searches = SearchesFirst()  # and its batches wait while a search runs
         self._parts: Parts | None = None
         self._index_lock: ProcessLock | None = None  # this process's hold on the embedded index
         self._verified = False  # catalog and store checked against each other (once per process)
@@ -130,7 +131,7 @@ class Omnidex:
             self._close_parts()
             self._parts = build_parts(self.settings, self.models, self.catalog, self.bm25, lambda: self.calibration,
                                       lambda: self.models.cross_encoder, self.thumbnails_dir, self.hold_index(),
-                                      recreate=recreate)
+                                      self._searches, recreate=recreate)
             if self.library.recorded_models() is None:
                 self.library.record_models(self._wanted_models())
             if self.library.adapting:  # an `omnidex adapt` was killed while remaking vectors
@@ -470,7 +471,7 @@ class Omnidex:
         searches, and an engine that cannot read its files says so as damage."""
         from store.local import damaged_message, engine_failure
 
-        with self._lock:
+        with self._searches.searching(), self._lock:
             searcher = self._current().searcher
             try:
                 return searcher.search(request, query) if query is not None else searcher.search(request)
