@@ -6,9 +6,11 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from ingest.report import IngestReport
+from omnidex.parts import SearchesFirst
 from omnidex.service import Omnidex
 from retrieval.search import SearchMode
 from tests.conftest import make_settings, write_pdf
@@ -136,3 +138,35 @@ def test_of_two_ingests_on_one_folder_the_first_keeps_the_index(tmp_path: Path) 
     assert f"in use by another process (PID {first.pid}" in second.stderr and "Traceback" not in second.stderr
     assert still_running  # refused at once, not after loading models and waiting for the first
     assert first.returncode == 0 and "15 indexed" in out, (out, err)
+
+
+def test_an_indexing_batch_waits_while_a_search_runs() -> None:
+    """Searches first: the indexer's next batch starts only once the running search is done, and a stream of
+    searches delays a batch by at most the gate's patience."""
+    gate = SearchesFirst(patience=10.0)
+    order: list[str] = []
+    batch = threading.Thread(target=lambda: (gate.wait(), order.append("batch")))
+    with gate.searching():
+        batch.start()
+        time.sleep(0.3)
+        order.append("search")
+    batch.join(timeout=10)
+    assert order == ["search", "batch"]
+    impatient = SearchesFirst(patience=0.2)
+    with impatient.searching():
+        started = time.monotonic()
+        impatient.wait()  # nobody ends this search: the batch goes on after its patience
+        assert 0.15 <= time.monotonic() - started < 5
+
+
+def test_the_encoder_offers_the_cores_between_its_batches(tmp_path: Path) -> None:
+    app = Omnidex(make_settings(tmp_path / "data"))
+    try:
+        encoder = app.text_encoder
+        calls: list[int] = []
+        texts = [f"Passage {n} about tidal mills and their sluice gates." for n in range(3 * encoder.batch_size + 1)]
+        vectors = encoder.encode_document(texts, pause=lambda: calls.append(1))
+        assert len(calls) == 4 and vectors.shape == (len(texts), encoder.dim)
+        assert float(vectors[5] @ encoder.encode_document([texts[5]])[0]) > 0.97  # int8: batch-mates move it a little
+    finally:
+        app.close()
