@@ -189,3 +189,59 @@ def test_search_preview_and_cited_answer_in_a_browser(server: str) -> None:
     assert not outside, f"the page reached outside this machine: {outside}"
     assert any("/media/" in url for url in requested)  # the page icon and pictures, served by Omnidex itself
     print(f"screenshots: {OUTPUT}")
+
+
+def _open_signed_in(page: Page, url: str) -> None:
+    """A link opened in a new tab: a new session, so the password first, then the page the link names."""
+    page.goto(url)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    _settled(page)
+
+
+def test_links_open_their_pages_and_back_returns_to_the_previous_search(server: str) -> None:
+    expect.set_options(timeout=STEP_TIMEOUT_MS)
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    cards = "[class*='st-key-card-']"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(STEP_TIMEOUT_MS)
+        box = page.get_by_placeholder("Ask for a page, a slide, a photo or a moment…")
+        try:
+            _open_signed_in(page, f"{server}/search?q=when+should+tomatoes+be+staked")
+            garden = page.locator(cards).filter(has_text="garden.pdf").first
+            expect(garden.locator("strong", has_text="staking")).to_be_visible()
+            expect(box).to_have_value("when should tomatoes be staked")
+            expect(page.get_by_text("Page not found")).to_have_count(0)
+            page.screenshot(path=str(OUTPUT / "5-search-link.png"), full_page=True)
+
+            box.fill("compost heaps need air")
+            box.press("Enter")
+            notes = page.locator(cards).filter(has_text="notes.pdf").first
+            expect(notes.locator("strong", has_text="Compost")).to_be_visible()
+            expect(page).to_have_url(f"{server}/search?q=compost+heaps+need+air")  # a new entry in the history
+
+            page.go_back()
+            expect(page).to_have_url(f"{server}/search?q=when+should+tomatoes+be+staked")
+            expect(box).to_have_value("when should tomatoes be staked")
+            expect(garden.locator("strong", has_text="staking")).to_be_visible()
+            _settled(page)
+            expect(page.locator(cards).locator("strong", has_text="Compost")).to_have_count(0)  # not the later search's
+            page.screenshot(path=str(OUTPUT / "6-back.png"), full_page=True)
+
+            _open_signed_in(page, f"{server}/search")
+            expect(box).to_have_value("")
+            expect(page.get_by_text("segments from 3 files indexed")).to_be_visible()  # the empty search page
+            expect(page.get_by_text("Page not found")).to_have_count(0)
+
+            _open_signed_in(page, f"{server}/library")
+            expect(page.get_by_role("heading", name="Library")).to_be_visible()
+            _open_signed_in(page, f"{server}/ask")
+            expect(page.get_by_placeholder("What did the quarterly review say about churn?")).to_be_visible()
+            expect(page.get_by_text("Page not found")).to_have_count(0)
+        except Exception:
+            page.screenshot(path=str(OUTPUT / "links-failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
