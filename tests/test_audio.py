@@ -14,16 +14,15 @@ import pytest
 from core.config import Settings
 from core.schema import Modality
 from encoders.hub import ModelHub
-from encoders.sound_events import classes_under
 from encoders.speech import Transcript, Word, materialise_whisper_base, plausible_segment
 from ingest.audio import (
     SILENCE_DBFS,
-    SPEECH_ROOTS,
     WHISPER_WINDOW_S,
     cut_out,
     extract_audio,
     heard_segments,
     sound_segments,
+    speech_classes,
     speech_stretches,
     transcript_segments,
     word_spans,
@@ -219,8 +218,15 @@ def test_beeping_finds_the_alarm_not_the_meeting(speech: tuple[dict, list], alar
     assert beep.extra["tags"][0] == "Beep, bleep" and beep.text.startswith("sounds: Beep, bleep")
     speech_sounds = _sounds(speech[1])
     assert speech_sounds and speech_sounds[0].extra["tags"][0] == "Speech"
+    # Compared as search compares them: cosines calibrated per segment (a bound vector and a plain ConSE
+    # mixture sit at different distances from everything, retrieval/calibration.py).
+    from retrieval.calibration import SegmentCalibration
+
     query = ctx.models.text.encode_query(["beeping"])[0]
-    assert float(beep.vector @ query) > max(float(s.vector @ query) for s in speech_sounds)
+    vectors = np.array([beep.vector, *(s.vector for s in speech_sounds)])
+    z = SegmentCalibration(ctx.models.text, ctx.settings.model_cache_dir).z(vectors @ query, vectors,
+                                                                             ["sound"] * len(vectors))
+    assert z[0] > z[1:].max()
     assert np.linalg.norm(beep.vector) == pytest.approx(1.0, abs=1e-4)
 
 
@@ -255,8 +261,20 @@ def test_a_silent_file_fails_with_a_reason(media: dict, ctx: ExtractContext) -> 
 # --- Speech only where there is speech ------------------------------------------------------
 
 def _speech_classes(ctx: ExtractContext) -> list[int]:
-    labels = ctx.models.sound_tagger.labels
-    return sorted({i for root in SPEECH_ROOTS for i in classes_under(labels, root)})
+    return speech_classes(ctx.models.sound_tagger.labels)
+
+
+def test_speech_sounds_keep_conse_and_other_sounds_are_bound(speech: tuple[dict, list], alarm: tuple[dict, list],
+                                                            ctx: ExtractContext) -> None:
+    """A stretch of speech is found by its words; its sound vector stays ConSE's ("speech"), since the learned
+    projection cannot hear words. Beeps are bound with their projection."""
+    assert ctx.models.sound_binding is not None
+    spoken = [s for s in _sounds(speech[1]) if set(s.extra["tags"]) & {"Speech", "Male speech, man speaking",
+                                                                        "Female speech, woman speaking"}]
+    beeps = _sounds(alarm[1])
+    assert spoken and beeps
+    assert all(np.allclose(s.vector, s.conse) for s in spoken)
+    assert all(not np.allclose(s.vector, s.conse, atol=1e-3) and s.features.shape == (1024,) for s in beeps)
 
 
 def test_whisper_hears_only_the_stretches_where_someone_speaks(media: dict, ctx: ExtractContext) -> None:
