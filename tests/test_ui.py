@@ -17,9 +17,9 @@ from streamlit.testing.v1 import AppTest
 from core.config import Settings
 from omnidex.library import inside_roots, library_roots
 from omnidex.service import Omnidex
+from retrieval.present import place
 from retrieval.search import SearchHit
 from tests.conftest import write_pdf
-from retrieval.present import place
 from tests.media_fixtures import speak_passage
 from ui.components import other_places
 from ui.previews import transcript_around
