@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from omnidex.integrity import Integrity
     from qa.answer import Answerer
     from retrieval.calibration import SegmentCalibration
-    from retrieval.search import Searcher
+    from retrieval.search import QueryVectors, Searcher, SearchRequest
     from store.base import Store
     from store.local import ProcessLock
 
@@ -466,7 +466,7 @@ class Omnidex:
                                 diversity=self.settings.diversity if diversity is None else diversity)
         return self._searched(request)
 
-    def _searched(self, request, query=None) -> list[SearchHit]:
+    def _searched(self, request: SearchRequest, query: QueryVectors | None = None) -> list[SearchHit]:
         """One search over the parts in place now: a reindex in another session swaps them only between
         searches, and an engine that cannot read its files says so as damage."""
         from store.local import damaged_message, engine_failure
