@@ -42,7 +42,8 @@ SILENCE_DBFS = -60.0  # quieter patches are skipped as silence
 # "...and now the game is over!"), so sound effects, music and silence never
 # reach it. YAMNet's speech classes reach 0.8-1.0 on speech, 8 kHz phone speech
 # included, and stay under 0.2 on beeps, tones, noise, chimes and music.
-SPEECH_ROOTS = ("Speech", "Whispering")  # with the classes below them in the AudioSet ontology
+SPEECH_ROOTS = ("Speech", "Whispering")
+SPOKEN_WORDS = 3  # transcribed words within a sound stretch that make it speech rather than a sound  # with the classes below them in the AudioSet ontology
 SPEECH_PROBABILITY = 0.3
 SPEECH_PAD_S = 0.5  # heard before and after a stretch, so first and last words are whole
 SPEECH_JOIN_S = 2.0  # stretches closer than this are one: Whisper keeps its context over short pauses
@@ -88,7 +89,7 @@ def _hear_file(path: Path, header_duration: float | None, ctx: ExtractContext) -
 def _segments(heard: Heard, transcript: Transcript, ctx: ExtractContext, prefix: str) -> Iterator[Segment]:
     s = ctx.settings
     yield from transcript_segments(transcript, s.transcript_span_s, s.transcript_overlap_s, prefix)
-    yield from heard_segments(heard, ctx, prefix)
+    yield from heard_segments(heard, ctx, prefix, [w.start for w in transcript.words])
 
 
 def transcribe_speech(source: AudioSource, heard: Heard, ctx: ExtractContext) -> Transcript:
@@ -224,26 +225,31 @@ def sound_segments(audio: np.ndarray, ctx: ExtractContext, prefix: str = "") -> 
     yield from heard_segments(ctx.models.sound_tagger.listen([audio], quiet_dbfs=SILENCE_DBFS), ctx, prefix)
 
 
-def heard_segments(heard: Heard, ctx: ExtractContext, prefix: str = "") -> Iterator[Segment]:
+def heard_segments(heard: Heard, ctx: ExtractContext, prefix: str = "", spoken: Sequence[float] = ()
+                   ) -> Iterator[Segment]:
     """Sound segments of what the tagger heard: named by their most specific likely classes
     (a croak rather than "Animal"), with their ancestors' names in the text for BM25, and placed in the
-    text space by ConSE bound with the projection of YAMNet's mean embedding over the segment."""
+    text space by ConSE bound with the projection of YAMNet's mean embedding over the segment.
+
+    `spoken`: start times of the words transcribed. A stretch in which words were heard is found by them;
+    its sound vector stays ConSE's ("speech"), since the projection, which cannot hear words, put every
+    recording of speech near any short phrase (spoken-prompt R@10 0.775 -> 0.733). A shout or a grunt with
+    no words stays bound."""
     conse = ctx.models.sound_conse
     probs, times = heard.probs, heard.times
     duration = heard.samples / SAMPLE_RATE
-    speech = set(speech_classes(conse.labels))
+    starts = np.sort(np.asarray(spoken, dtype=np.float64))
     for run in _sound_runs(heard, conse.weighted(probs), conse.labels):
         mean = probs[run.patches].mean(axis=0)
         features = heard.features[run.patches].mean(axis=0)
         seen = ctx.models.embed_sounds(mean[None], features[None])  # ConSE bound with the learned projection
-        # Speech is found by its words (the transcript); the projection, which cannot hear words, would put
-        # every recording of speech near any short phrase (spoken-prompt R@10 0.775 -> 0.733). ConSE says "speech".
-        spoken = int(np.argmax(mean)) in speech
         tags = [label for label, p in conse.top_labels(mean, SOUND_TAGS) if p >= MIN_TAG_PROBABILITY] or [run.lead]
         t0, t1 = round(float(times[run.patches[0], 0]), 3), round(min(float(times[run.patches[-1], 1]), duration), 3)
+        words = int(np.searchsorted(starts, t1) - np.searchsorted(starts, t0))
         yield Segment(locator=f"{prefix}snd:{round(t0 * 1000)}", modality=Modality.SOUND,
                       text="sounds: " + "; ".join(_described(tags, conse)), t0=t0, t1=t1, extra={"tags": tags},
-                      vector=seen.conse[0] if spoken else seen.vectors[0], features=features, conse=seen.conse[0])
+                      vector=seen.conse[0] if words >= SPOKEN_WORDS else seen.vectors[0], features=features,
+                      conse=seen.conse[0])
 
 
 def _described(tags: Sequence[str], conse) -> list[str]:

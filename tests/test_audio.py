@@ -266,7 +266,7 @@ def _speech_classes(ctx: ExtractContext) -> list[int]:
 
 def test_speech_sounds_keep_conse_and_other_sounds_are_bound(speech: tuple[dict, list], alarm: tuple[dict, list],
                                                             ctx: ExtractContext) -> None:
-    """A stretch of speech is found by its words; its sound vector stays ConSE's ("speech"), since the learned
+    """A stretch where words were transcribed is found by them; its sound vector stays ConSE's ("speech"): the learned
     projection cannot hear words. Beeps are bound with their projection."""
     assert ctx.models.sound_binding is not None
     spoken = [s for s in _sounds(speech[1]) if set(s.extra["tags"]) & {"Speech", "Male speech, man speaking",
