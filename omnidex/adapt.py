@@ -28,7 +28,7 @@ import numpy as np
 from core.schema import CONSE_VECTOR, OCR_VECTOR, PICTURE_FEATURES, Modality
 from encoders.binding import Binding, Training, adapted_path, bind_features, binding_path, fit, load_binding
 from ingest.image import blend_words
-from store.base import Filter, MatchAny, MatchValue, PointRecord, ScoredPoint, Store
+from store.base import Filter, MatchAny, MatchValue, PointRecord, ScoredPoint, Store, pages
 
 if TYPE_CHECKING:
     from omnidex.service import Omnidex
@@ -43,6 +43,7 @@ CAPTION = re.compile(r"\b(?:fig(?:ure)?|image|photo(?:graph)?|picture|plate|illu
 CAPTION_WORDS = 48  # words of the page text (or of a caption) a picture is paired with
 SPOKEN_BEFORE_S, SPOKEN_AFTER_S = 2.0, 8.0  # a frame's words: those spoken from just before it to its next seconds
 PICTURES = (Modality.IMAGE.value, Modality.FRAME.value)
+PICTURES_ONLY = Filter(must=(MatchAny("modality", PICTURES),))
 PAGE = 256
 
 
@@ -168,30 +169,25 @@ def finish(app: Omnidex) -> int:
 def rebind(store: Store, binding: Binding | None, weight: float) -> int:
     """Every picture's searched vector, made again from what was kept beside it."""
     done = 0
-    offset = None
-    while True:
-        page, offset = store.scroll(Filter(must=(MatchAny("modality", PICTURES),)), limit=PAGE, offset=offset,
-                                    with_vectors=True)
-        points = [p for p in page if p.vectors and PICTURE_FEATURES in p.vectors and CONSE_VECTOR in p.vectors]
+    for page in pages(store, PICTURES_ONLY, PAGE, with_vectors=True):
+        points = [p for p in page if _has_kept(p)]
         if points:
-            kept = [_kept(p) for p in points]
-            vectors = _vectors(kept, binding, weight)
+            vectors = _vectors([_kept(p) for p in points], binding, weight)
             store.upsert([PointRecord(p.id, {**p.vectors, "text": v.tolist()}, p.payload)
                           for p, v in zip(points, vectors)])
             done += len(points)
-        if offset is None:
-            return done
+    return done
 
 
 def mine_pairs(store: Store, limit: int) -> list[Pair]:
     """Pictures the archive puts words beside, at most `limit`: a PDF figure and its caption (else its page's
     first words), a slide picture and the slide's title, a video frame and the words spoken over it."""
     pictures_by_asset: dict[str, list[ScoredPoint]] = defaultdict(list)
-    for point in _scroll(store, Filter(must=(MatchAny("modality", PICTURES),))):
+    for point in _points(store, PICTURES_ONLY):
         pictures_by_asset[point.payload["asset_id"]].append(point)
     pairs: list[Pair] = []
     for asset_id, pictures in pictures_by_asset.items():
-        words = list(_scroll(store, Filter(must=(MatchValue("asset_id", asset_id),),
+        words = list(_points(store, Filter(must=(MatchValue("asset_id", asset_id),),
                                            must_not=(MatchAny("modality", PICTURES),))))
         for pair in _asset_pairs(pictures, words):
             pairs.append(pair)
@@ -243,20 +239,21 @@ def _held_out(point_id: str) -> bool:
     return hashlib.blake2b(point_id.encode(), digest_size=2).digest()[0] < 256 * HELD_OUT_SHARE
 
 
-def _scroll(store: Store, flt: Filter) -> Iterator[ScoredPoint]:
-    offset = None
-    while True:
-        page, offset = store.scroll(flt, limit=PAGE, offset=offset)
+def _points(store: Store, flt: Filter) -> Iterator[ScoredPoint]:
+    for page in pages(store, flt, PAGE):
         yield from page
-        if offset is None:
-            return
+
+
+def _has_kept(point: ScoredPoint) -> bool:
+    """Whether ingestion kept what the picture's vector is made from (pictures indexed before it did not)."""
+    return bool(point.vectors) and PICTURE_FEATURES in point.vectors and CONSE_VECTOR in point.vectors
 
 
 def _kept_vectors(store: Store, ids: list[str]) -> dict[str, dict[str, np.ndarray | float]]:
     out = {}
     for first in range(0, len(ids), PAGE):
         for point in store.retrieve(ids[first:first + PAGE], with_vectors=True):
-            if point.vectors and PICTURE_FEATURES in point.vectors and CONSE_VECTOR in point.vectors:
+            if _has_kept(point):
                 out[point.id] = _kept(point)
     return out
 

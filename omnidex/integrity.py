@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ingest.report import shown_path_bytes
-from store.base import Store
+from store.base import Store, pages
 
 SCAN_PAGE = 1024
 
@@ -90,9 +90,7 @@ def catalog_rows(store: Store) -> list[dict[str, Any]]:
     """One row per asset in the store, as the catalog would hold it: the file its points show, its size and
     type, and its segment count. What a damaged catalog is rebuilt from."""
     rows: dict[str, dict[str, Any]] = {}
-    offset = None
-    while True:
-        page, offset = store.scroll(limit=SCAN_PAGE, offset=offset)
+    for page in pages(store, limit=SCAN_PAGE):
         for point in page:
             payload = point.payload
             asset_id = payload.get("asset_id")
@@ -102,5 +100,4 @@ def catalog_rows(store: Store) -> list[dict[str, Any]]:
                                              "size": payload.get("size"), "file_type": payload.get("file_type"),
                                              "segments": 0})
             row["segments"] += 1
-        if offset is None:
-            return list(rows.values())
+    return list(rows.values())

@@ -8,7 +8,7 @@ test suite.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -181,3 +181,14 @@ class Store(Protocol):
     def flush(self) -> None: ...
 
     def close(self) -> None: ...
+
+
+def pages(store: Store, flt: Filter | None = None, limit: int = 256, with_vectors: bool = False
+          ) -> Iterator[list[ScoredPoint]]:
+    """Every point matching `flt`, a page at a time (Store.scroll followed to its end)."""
+    offset = None
+    while True:
+        page, offset = store.scroll(flt, limit=limit, offset=offset, with_vectors=with_vectors)
+        yield page
+        if offset is None:
+            return

@@ -22,7 +22,7 @@ from core.schema import PICTURE_FEATURES, Modality
 from encoders.binding import Training, adapted_path, binding_path, fit, load_binding
 from omnidex import adapt as adapting
 from omnidex.service import Omnidex
-from store.base import Filter, MatchAny
+from store.base import pages
 from tests.conftest import make_settings
 from tests.media_fixtures import speech_track, speech_video
 
@@ -114,13 +114,8 @@ def library(archive: Path, tmp_path: Path) -> Iterator[Omnidex]:
 
 
 def picture_vectors(app: Omnidex) -> dict[str, np.ndarray]:
-    out, offset = {}, None
-    while True:
-        page, offset = app.store.scroll(Filter(must=(MatchAny("modality", adapting.PICTURES),)), limit=256,
-                                        offset=offset, with_vectors=True)
-        out.update({p.id: np.asarray(p.vectors["text"], np.float32) for p in page})
-        if offset is None:
-            return out
+    return {p.id: np.asarray(p.vectors["text"], np.float32)
+            for page in pages(app.store, adapting.PICTURES_ONLY, with_vectors=True) for p in page}
 
 
 def test_pairs_come_from_captions_and_narration(library: Omnidex) -> None:
