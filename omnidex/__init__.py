@@ -33,6 +33,8 @@ _EXPORTS = {
     "FileOutcome": "ingest.report",
     "shown_path_bytes": "ingest.report",
     "EXTENSIONS": "ingest.files",
+    "INDEXED": "ingest.catalog",  # a file's status in Omnidex.files()
+    "FAILED": "ingest.catalog",
     "over_size_limit": "ingest.limits",
     "Watcher": "ingest.watch",
     "tokenize": "encoders.bm25",

@@ -10,12 +10,11 @@ from pathlib import Path
 import streamlit as st
 
 from core.errors import IndexBusy, Refused
-from omnidex import EXTENSIONS, FileOutcome, IngestReport, Omnidex, Progress, Settings, over_size_limit
+from omnidex import EXTENSIONS, FAILED, INDEXED, FileOutcome, IngestReport, Omnidex, Progress, Settings, over_size_limit
 from ui.components import BADGES, get_app, index_changed
 from ui.safety import escape_markdown, folder_bytes, literal, printable, upload_name
 
 UPLOAD_TYPES = sorted(ext.lstrip(".") for ext in EXTENSIONS)
-INDEXED, FAILED = "indexed", "failed"  # a file's status in the library (Omnidex.files)
 
 
 class PageProgress(Progress):
