@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -69,7 +70,14 @@ def load_binding(source_model: str, text_model: str, path: Path | None = None) -
     path = path or binding_path(source_model, text_model)
     if not path.is_file():
         return None
-    raw = path.read_bytes()  # read once: the arrays and the fingerprint come from the same bytes
+    state = path.stat()  # a file replaced (omnidex adapt renames one into place) is a new inode: read again
+    return _read_binding(str(path), state.st_ino, state.st_mtime_ns, state.st_size)
+
+
+@lru_cache(maxsize=8)
+def _read_binding(path: str, inode: int, mtime_ns: int, size: int) -> Binding:
+    """Each weights file is read once per process, though the model check, the hub and every reindex ask."""
+    raw = Path(path).read_bytes()  # read once: the arrays and the fingerprint come from the same bytes
     with np.load(io.BytesIO(raw)) as arrays:
         return Binding(arrays["mean"].astype(np.float32), arrays["scale"].astype(np.float32),
                        arrays["weight"].astype(np.float32), arrays["bias"].astype(np.float32),
