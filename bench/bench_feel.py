@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import statistics
 import sys
@@ -29,6 +28,8 @@ sys.path.insert(0, str(BENCH_DIR.parent))
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from measure import cpu_name, percentile, spinning  # noqa: E402
+
 from core.config import Settings  # noqa: E402
 from omnidex.service import Omnidex  # noqa: E402
 from sample_corpus import build_sample, synthetic_pdfs  # noqa: E402
@@ -39,21 +40,11 @@ QUERIES = ("battery degradation in winter", "onboarding checklist for new engine
            "nesting season for ptarmigan")
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def timed_search(app: Omnidex, query: str) -> tuple[float, float]:
     """(wall, CPU of this thread) seconds of one search."""
     wall, cpu = time.perf_counter(), time.thread_time()
     app.search(query)
     return time.perf_counter() - wall, time.thread_time() - cpu
-
-
-def spin(stop: multiprocessing.synchronize.Event) -> None:
-    while not stop.is_set():
-        sum(i * i for i in range(10_000))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -64,11 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
 
-    stop = multiprocessing.Event()
-    spinners = [multiprocessing.Process(target=spin, args=(stop,), daemon=True) for _ in range(args.load)]
-    for process in spinners:
-        process.start()
-    with tempfile.TemporaryDirectory(prefix="omnidex-feel-") as scratch:
+    with spinning(args.load), tempfile.TemporaryDirectory(prefix="omnidex-feel-") as scratch:
         root = Path(scratch)
         settings = Settings(data_dir=root / "data")
         files = build_sample(root / "library")
@@ -102,11 +89,10 @@ def main(argv: list[str] | None = None) -> None:
             time.sleep(0.05)  # a person reading results, not a flood
         indexing.join()
         app.close()
-    stop.set()
 
     idle_wall, during_wall = [w for w, _ in idle], [w for w, _ in during]
     numbers = {
-        "cpu": _cpu_name(), "load_processes": args.load,
+        "cpu": cpu_name(), "load_processes": args.load,
         "open_to_ready_s": round(ready, 2), "open_to_first_result_s": round(ready + first_s, 2),
         "first_search_ms": round(first_s * 1000, 1), "tenth_search_ms": round(tenth_s * 1000, 1),
         "first_over_tenth": round(first_s / tenth_s, 2),
@@ -132,16 +118,6 @@ def main(argv: list[str] | None = None) -> None:
           f"({numbers['during_over_idle_p50']}x idle p50; target <= 2)")
     if args.json:
         args.json.write_text(json.dumps(numbers, indent=1))
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
 
 
 if __name__ == "__main__":

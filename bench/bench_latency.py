@@ -39,6 +39,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from measure import percentile
 
 from core.config import Settings
 from core.schema import Asset, FileType, Modality, Segment, point_id, segment_payload
@@ -52,11 +53,6 @@ FAQS = ("debian-faq", "r-faq")
 MIN_WORDS = 20  # shorter docstrings are signatures and "See X.", not prose
 WORD_TABLE_SIZE = 30_000
 _WORD = re.compile(r"[a-z]{2,}")
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def docstrings() -> Iterator[tuple[str, str]]:

@@ -15,15 +15,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from measure import percentile
+
 from core.config import Settings
 from omnidex.service import Omnidex
 from retrieval.search import SearchMode
 from sample_corpus import synthetic_pdfs
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def main() -> None:

@@ -19,9 +19,11 @@ from core.schema import CONSE_VECTOR, OCR_VECTOR, PAYLOAD_INDEXES, PICTURE_FEATU
 from store.base import Schema, Store
 
 if TYPE_CHECKING:  # the parts themselves are imported where they are built: a CLI command may need none
+    from encoders.base import TextEncoder
     from encoders.bm25 import Bm25Encoder
     from encoders.hub import ModelHub
     from ingest.catalog import Catalog
+    from ingest.chunking import TextChunker
     from ingest.indexer import Indexer
     from rerank.cross_encoder import CrossEncoder
     from retrieval.calibration import SegmentCalibration
@@ -105,6 +107,16 @@ def open_store(settings: Settings, schema: Schema, recreate: bool = False, lock:
     return EdgeStore(settings.store_path, schema, rrf_k=settings.rrf_k, recreate=recreate, lock=lock)
 
 
+def text_chunker(settings: Settings, encoder: TextEncoder) -> TextChunker:
+    """How page text is cut for this encoder (a benchmark gives other systems the very same chunks)."""
+    from ingest.chunking import TextChunker
+
+    chunk_tokens = min(settings.chunk_tokens, encoder.max_tokens - 8)
+    # Context windows cost an encoding each; with no weight at query time they are not made.
+    window_tokens = encoder.max_tokens - 8 if settings.context_weight > 0 else 0
+    return TextChunker(encoder.count_tokens, chunk_tokens, settings.chunk_overlap_tokens, window_tokens)
+
+
 def build_parts(settings: Settings, models: ModelHub, catalog: Catalog, bm25: Bm25Encoder,
                 calibration: Callable[[], SegmentCalibration], cross_encoder: Callable[[], CrossEncoder | None],
                 thumbnails_dir: Path, lock: object | None, searches: SearchesFirst, recreate: bool = False) -> Parts:
@@ -112,15 +124,10 @@ def build_parts(settings: Settings, models: ModelHub, catalog: Catalog, bm25: Bm
     s = settings
 
     def indexer(store: Store) -> Indexer:
-        from ingest.chunking import TextChunker
         from ingest.extraction import ExtractContext
         from ingest.indexer import Indexer
 
-        encoder = models.text
-        chunk_tokens = min(s.chunk_tokens, encoder.max_tokens - 8)
-        # Context windows cost an encoding each; with no weight at query time they are not made.
-        window_tokens = encoder.max_tokens - 8 if s.context_weight > 0 else 0
-        chunker = TextChunker(encoder.count_tokens, chunk_tokens, s.chunk_overlap_tokens, window_tokens)
+        chunker = text_chunker(s, models.text)
         return Indexer(catalog, store, ExtractContext(s, models, chunker), bm25, thumbnails_dir, s.write_batch_size,
                        exclude=(s.data_dir.absolute(),), pause=searches.wait)
 

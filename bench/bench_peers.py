@@ -1,0 +1,255 @@
+"""Omnidex beside txtai and LangChain's EnsembleRetriever: the same chunks, the same MiniLM model, the same cores.
+
+    .venv/bin/python -m pip install -e '.[peers]'    # txtai, LangChain's retrievers: never in the default install
+    .venv/bin/python bench/faq_to_beir.py            # once: the FAQ sets
+    .venv/bin/python bench/bench_peers.py [--sets r-faq ...] [--rounds 3] [--load 0]
+
+Each system indexes each set's documents and answers each set's questions in a fresh process of its own
+(peak RSS is that process's), one after another, the order rotated every round so drift on a shared
+machine hits all alike; the medians over rounds are printed. The chunks are Omnidex's (its chunker and
+the model's tokenizer); txtai and LangChain get exactly those texts and rank documents by their best chunk.
+
+- Omnidex: its indexer and its default search (hybrid: BM25 and dense, calibrated and fused), the
+  packaged all-MiniLM-L6-v2 as its text model.
+- txtai: `Embeddings(path=<the same model folder>, hybrid=True)`, its defaults otherwise.
+- LangChain: `EnsembleRetriever` of `BM25Retriever` and an `InMemoryVectorStore` over `HuggingFaceEmbeddings`
+  of the same folder, weights 0.5/0.5.
+- floor: sentence-transformers encoding the chunks alone, nothing else: what embedding costs.
+
+Printed per system: nDCG@10, index CPU seconds and their ratio to the floor, CPU per query, wall p50/p95
+per query and wall over CPU (near 1 on a quiet machine; `--load N` adds N processes spinning on the
+cores, a busy machine), and peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR.parent))
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from measure import cpu_name, percentile, spinning  # noqa: E402
+
+from core.config import Settings  # noqa: E402
+from omnidex.evaluation import load_beir, ndcg_at  # noqa: E402
+
+MODEL = "all-minilm-l6-v2"
+SYSTEMS = ("floor", "omnidex", "txtai", "langchain")
+CANDIDATES = 50  # chunks a peer returns per query, folded into documents
+Chunk = tuple[str, str, str]  # (chunk id, document id, text)
+Ranker = Callable[[str], list[str]]  # a query -> document ids, best first
+# What a system is, once loaded (not timed): the indexing to time, and its ranker (None: the floor ranks nothing).
+Built = tuple[Callable[[], None], Ranker | None]
+
+
+def chunked(corpus: dict[str, str], settings: Settings) -> list[Chunk]:
+    """Omnidex's chunks of every document: what the peers index."""
+    from encoders.text import load_text_encoder
+    from omnidex.parts import text_chunker
+
+    chunker = text_chunker(settings, load_text_encoder(settings.text_model))
+    return [(f"{doc_id}#{n}", doc_id, text) for doc_id, body in corpus.items()
+            for n, text in enumerate(chunker.split(body))]
+
+
+def documents_first(chunk_ids: Iterable[str], limit: int = 10) -> list[str]:
+    """Document ids in the order of their best chunk."""
+    return list(dict.fromkeys(chunk_id.rsplit("#", 1)[0] for chunk_id in chunk_ids))[:limit]
+
+
+def model_folder(settings: Settings) -> str:
+    from encoders.packaged import locate
+
+    return str(locate(settings.text_model))
+
+
+# --------------------------------------------------------------------------- the systems, each in its own process
+
+
+def index_floor(chunks: list[Chunk], corpus: dict[str, str], settings: Settings,
+                scratch: Path) -> Built:
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(model_folder(settings), device="cpu")
+    model.encode(["warm up"])
+    return lambda: model.encode([text for _, _, text in chunks], normalize_embeddings=True), None
+
+
+def index_omnidex(chunks: list[Chunk], corpus: dict[str, str], settings: Settings,
+                  scratch: Path) -> Built:
+    from omnidex.service import Omnidex
+
+    app = Omnidex(settings.model_copy(update={"data_dir": scratch / "omnidex"}))
+    app.warm_up()  # models, store and calibration, as the UI loads them before "ready"
+
+    def index() -> None:  # Omnidex chunks the documents itself, as the peers' chunks were made
+        app.indexer.index_texts(corpus.items())
+
+    def rank(query: str) -> list[str]:
+        return [hit.asset_id for hit in app.search(query, limit=10, group=True, cutoff=False)]
+
+    return index, rank
+
+
+def index_txtai(chunks: list[Chunk], corpus: dict[str, str], settings: Settings,
+                scratch: Path) -> Built:
+    from txtai import Embeddings
+
+    embeddings = Embeddings(path=model_folder(settings), hybrid=True)
+    embeddings.index([("warm", "warm up", None)])  # the model load is not indexing; index() starts anew
+
+    def index() -> None:
+        embeddings.index([(chunk_id, text, None) for chunk_id, _, text in chunks])
+
+    def rank(query: str) -> list[str]:
+        return documents_first(chunk_id for chunk_id, _ in embeddings.search(query, CANDIDATES))
+
+    return index, rank
+
+
+def index_langchain(chunks: list[Chunk], corpus: dict[str, str], settings: Settings,
+                    scratch: Path) -> Built:
+    warnings.filterwarnings("ignore")  # langchain-community's notices of its own sunset
+    from langchain_classic.retrievers import EnsembleRetriever
+    from langchain_community.embeddings import HuggingFaceEmbeddings
+    from langchain_community.retrievers import BM25Retriever
+    from langchain_core.documents import Document
+    from langchain_core.vectorstores import InMemoryVectorStore
+
+    embedding = HuggingFaceEmbeddings(model_name=model_folder(settings), model_kwargs={"device": "cpu"})
+    embedding.embed_query("warm up")
+    built: list[EnsembleRetriever] = []
+
+    def index() -> None:
+        documents = [Document(page_content=text, metadata={"chunk": chunk_id}) for chunk_id, _, text in chunks]
+        bm25 = BM25Retriever.from_documents(documents, k=CANDIDATES)
+        store = InMemoryVectorStore(embedding)
+        store.add_documents(documents)
+        built.append(EnsembleRetriever(retrievers=[bm25, store.as_retriever(search_kwargs={"k": CANDIDATES})],
+                                       weights=[0.5, 0.5], id_key="chunk"))
+
+    def rank(query: str) -> list[str]:
+        return documents_first(d.metadata["chunk"] for d in built[0].invoke(query))
+
+    return index, rank
+
+
+INDEXERS = {"floor": index_floor, "omnidex": index_omnidex, "txtai": index_txtai, "langchain": index_langchain}
+
+
+def run_one(system: str, dataset_dir: Path, chunks_file: Path, out: Path) -> None:
+    """In a child process: index, then time every query; the numbers go to `out` as JSON."""
+    settings = Settings(text_model=MODEL)
+    dataset = load_beir(dataset_dir)
+    chunks = [tuple(c) for c in json.loads(chunks_file.read_text())]
+    with tempfile.TemporaryDirectory(prefix=f"omnidex-peers-{system}-") as scratch:
+        index, rank = INDEXERS[system](chunks, dataset.corpus, settings, Path(scratch))
+        cpu, wall = time.process_time(), time.perf_counter()
+        index()
+        numbers: dict = {"index_cpu_s": time.process_time() - cpu, "index_wall_s": time.perf_counter() - wall}
+        if rank is not None:
+            rank("warm up the search")
+            cpus, walls, scores = [], [], []
+            for qid, relevant in dataset.qrels.items():
+                cpu, wall = time.process_time(), time.perf_counter()
+                ranked = rank(dataset.queries[qid])
+                walls.append(time.perf_counter() - wall)
+                cpus.append(time.process_time() - cpu)
+                scores.append(ndcg_at(ranked, relevant))
+            numbers |= {"ndcg@10": statistics.fmean(scores), "query_cpu_ms": 1000 * statistics.fmean(cpus),
+                        "query_wall_p50_ms": 1000 * statistics.median(walls),
+                        "query_wall_p95_ms": 1000 * percentile(walls, 0.95),
+                        "wall_over_cpu": sum(walls) / max(sum(cpus), 1e-9)}
+    numbers["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out.write_text(json.dumps(numbers))
+
+
+# --------------------------------------------------------------------------- the parent: rounds, alternation, table
+
+
+def rotated(systems: tuple[str, ...], round_no: int) -> list[str]:
+    """Each round starts one system later, so no system always runs first (cold caches) or last."""
+    shift = round_no % len(systems)
+    return list(systems[shift:] + systems[:shift])
+
+
+def measured(system: str, dataset_dir: Path, chunks_file: Path, scratch: Path) -> dict:
+    out = scratch / f"{system}.json"
+    out.unlink(missing_ok=True)
+    subprocess.run([sys.executable, __file__, "--child", system, "--child-set", str(dataset_dir),
+                    "--child-chunks", str(chunks_file), "--child-out", str(out)], check=True)
+    return json.loads(out.read_text())
+
+
+def table(dataset: str, results: dict[str, list[dict]], chunk_count: int) -> list[str]:
+    def med(system: str, key: str) -> float:
+        return statistics.median(r[key] for r in results[system])
+
+    floor = med("floor", "index_cpu_s")
+    lines = [f"{dataset}: {chunk_count} chunks; embedding-only floor {floor:.2f} CPU s "
+             f"(median of {len(results['floor'])})",
+             "| system | nDCG@10 | index CPU s | x floor | CPU/query ms | wall p50 ms | wall p95 ms | wall/CPU | "
+             "peak RSS MB |", "|---|---|---|---|---|---|---|---|---|"]
+    for system in SYSTEMS[1:]:
+        if system not in results:
+            continue
+        lines.append(f"| {system} | {med(system, 'ndcg@10'):.3f} | {med(system, 'index_cpu_s'):.2f} | "
+                     f"{med(system, 'index_cpu_s') / floor:.2f} | {med(system, 'query_cpu_ms'):.1f} | "
+                     f"{med(system, 'query_wall_p50_ms'):.1f} | {med(system, 'query_wall_p95_ms'):.1f} | "
+                     f"{med(system, 'wall_over_cpu'):.2f} | {med(system, 'peak_rss_mb'):.0f} |")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sets", nargs="+", default=["r-faq"])
+    parser.add_argument("--beir", type=Path, default=BENCH_DIR / "out" / "beir")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--systems", nargs="+", default=list(SYSTEMS[1:]), choices=SYSTEMS[1:])
+    parser.add_argument("--load", type=int, default=0, help="processes spinning on the CPU throughout")
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--child", choices=SYSTEMS, help=argparse.SUPPRESS)
+    parser.add_argument("--child-set", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--child-chunks", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        run_one(args.child, args.child_set, args.child_chunks, args.child_out)
+        return
+
+    systems = ("floor", *args.systems)
+    print(f"CPU: {cpu_name()}, {os.cpu_count()} cores; {args.load} spinning processes beside; model {MODEL}; "
+          f"{time.strftime('%Y-%m-%d')}")
+    report: dict[str, dict[str, list[dict]]] = {}
+    with spinning(args.load), tempfile.TemporaryDirectory(prefix="omnidex-peers-") as scratch:
+        for name in args.sets:
+            dataset_dir = args.beir / name
+            chunks = chunked(load_beir(dataset_dir).corpus, Settings(text_model=MODEL))
+            chunks_file = Path(scratch) / f"{name}-chunks.json"
+            chunks_file.write_text(json.dumps(chunks))
+            results: dict[str, list[dict]] = {s: [] for s in systems}
+            for round_no in range(args.rounds):
+                for system in rotated(systems, round_no):
+                    results[system].append(measured(system, dataset_dir, chunks_file, Path(scratch)))
+            report[name] = results
+            print("\n".join(table(name, results, len(chunks))), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
