@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     text_model: str = "bge-small-en"
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int = Field(default=0, description="CPU threads for inference; 0 = all cores")
+    # Indexing runs this much nicer than the process (Linux, per thread): searches and the rest of the
+    # machine go first. 0 leaves its priority alone.
+    index_niceness: int = Field(default=10, ge=0, le=19)
     model_cache_dir: Path = Path.home() / ".cache" / "omnidex" / "models"
     image_model: str = "efficientnet-lite2"
     speech_model: str = "whisper-base"

@@ -18,9 +18,10 @@ class TextEncoder(Protocol):
     def encode_query(self, texts: Sequence[str]) -> np.ndarray:
         """L2-normalised float32 array of shape (len(texts), dim)."""
 
-    def encode_document(self, texts: Sequence[str], pause: Callable[[], None] | None = None) -> np.ndarray:
+    def encode_document(self, texts: Sequence[str], pause: Callable[[], bool] | None = None) -> np.ndarray:
         """L2-normalised float32 array of shape (len(texts), dim). `pause` is called before each batch the
-        model runs, so a waiting search can go first (omnidex/parts.py, SearchesFirst)."""
+        model runs, so a waiting search can go first (omnidex/parts.py, SearchesFirst); when it answers True
+        (searches are about) the batch may run on one thread, leaving the other cores to them."""
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model would see (without special tokens), for chunking to its window."""

@@ -42,6 +42,33 @@ def cpu_threads(requested: int = 0) -> int:
     return requested if requested > 0 else (os.cpu_count() or 1)
 
 
+@contextmanager
+def background_priority(niceness: int) -> Iterator[None]:
+    """Run the block in this thread at `niceness` more than now, where the OS allows it per thread (Linux):
+    indexing is background work, and a search in the same process (or anything else on the machine) then
+    gets the cores first. Threads started meanwhile (a runtime's pool made now, the prefetch thread) keep
+    the lower priority for good. The old priority comes back where the OS lets a thread raise its own
+    (root, or a nice limit that allows it); elsewhere this thread stays lowered, as `nice` would leave it."""
+    native = getattr(threading, "get_native_id", None)
+    if niceness <= 0 or sys.platform != "linux" or native is None:
+        yield
+        return
+    tid = native()
+    try:
+        before = os.getpriority(os.PRIO_PROCESS, tid)
+        os.setpriority(os.PRIO_PROCESS, tid, min(before + niceness, 19))
+    except OSError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        try:
+            os.setpriority(os.PRIO_PROCESS, tid, before)
+        except OSError:
+            pass
+
+
 def onnx_session(model_path: str, device: str = "auto", threads: int = 0):  # -> ort.InferenceSession
     """An ONNX Runtime session with non-spinning thread pools, on CUDA when available."""
     import onnxruntime as ort

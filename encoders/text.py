@@ -65,26 +65,35 @@ class OnnxTextEncoder:
         self._tokenizer.no_padding()
         self._counter = Tokenizer.from_file(str(model_dir / "tokenizer.json"))  # untruncated, for chunking
         self._counter.no_truncation()
-        self._session = LazyOnnxSession(model_dir / "model.onnx", device, threads)
+        model = model_dir / "model.onnx"
+        self._session = LazyOnnxSession(model, device, threads)
+        # On a CPU, indexing has sessions of its own: their threads take the indexing thread's lower priority
+        # (runtime.background_priority) without the query's, and one of them is one thread wide, for while
+        # searches are about (encode_document).
+        apart = resolve_device(device) == "cpu"
+        self._documents = LazyOnnxSession(model, device, threads) if apart else self._session
+        self._narrow = LazyOnnxSession(model, device, 1) if apart and cpu_threads(threads) > 1 else self._documents
 
     def count_tokens(self, text: str) -> int:
         return len(self._counter.encode(text, add_special_tokens=False).ids)
 
     def encode_query(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode([self.prompts.query + t for t in texts])
+        return self._encode([self.prompts.query + t for t in texts], lambda: self._session)
 
-    def encode_document(self, texts: Sequence[str], pause: Callable[[], None] | None = None) -> np.ndarray:
-        return self._encode([self.prompts.document + t for t in texts], pause)
+    def encode_document(self, texts: Sequence[str], pause: Callable[[], bool] | None = None) -> np.ndarray:
+        # While searches are about, a batch takes one core and leaves the others to the query's encoder.
+        def session() -> LazyOnnxSession:
+            return self._narrow if pause is not None and pause() else self._documents
 
-    def _encode(self, texts: list[str], pause: Callable[[], None] | None = None) -> np.ndarray:
-        session = self._session.get()
+        return self._encode([self.prompts.document + t for t in texts], session)
+
+    def _encode(self, texts: list[str], session_for_batch: Callable[[], LazyOnnxSession]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         encodings = self._tokenizer.encode_batch(texts)
         # Length-sorted batches waste little compute on padding.
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         for start in range(0, len(order), self.batch_size):
-            if pause is not None:
-                pause()
+            session = session_for_batch().get()
             idx = order[start : start + self.batch_size]
             width = max(len(encodings[i].ids) for i in idx)
             ids = np.zeros((len(idx), width), dtype=np.int64)
@@ -145,7 +154,7 @@ class SentenceTransformerEncoder:
                                   convert_to_numpy=True)
         return np.asarray(vecs, dtype=np.float32)
 
-    def encode_document(self, texts: Sequence[str], pause: Callable[[], None] | None = None) -> np.ndarray:
+    def encode_document(self, texts: Sequence[str], pause: Callable[[], bool] | None = None) -> np.ndarray:
         model = self._load()
         texts = list(texts)
         parts = []

@@ -42,6 +42,7 @@ from core.schema import (
     segment_payload,
 )
 from encoders.bm25 import Bm25Encoder
+from encoders.runtime import background_priority
 from ingest.audio import extract_audio
 from ingest.catalog import FAILED, INDEXED, INDEXING, Catalog, FileRecord
 from ingest.errors import ExtractionError
@@ -81,7 +82,7 @@ class Indexer:
         thumbnails_dir: Path,
         batch_size: int = 32,
         exclude: tuple[Path, ...] = (),
-        pause: Callable[[], None] = lambda: None,
+        pause: Callable[[], bool] = lambda: False,
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -94,7 +95,12 @@ class Indexer:
         self._windows: dict[str, np.ndarray] = {}  # context windows of the last batch, by text
 
     def ingest(self, roots: Iterable[Path], progress: Progress | None = None) -> IngestReport:
-        """Bring the index in line with what is under `roots` now (files or folders, present or gone)."""
+        """Bring the index in line with what is under `roots` now (files or folders, present or gone), as
+        background work: at a lower priority than searches (runtime.background_priority)."""
+        with background_priority(self.ctx.settings.index_niceness):
+            return self._ingest(roots, progress)
+
+    def _ingest(self, roots: Iterable[Path], progress: Progress | None = None) -> IngestReport:
         progress = progress or Progress()
         roots = [Path(r).expanduser().absolute() for r in roots]
         self.settle_retired()  # left over from a run that was killed

@@ -7,7 +7,9 @@ can keep a closed store.
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,13 +33,16 @@ if TYPE_CHECKING:  # the parts themselves are imported where they are built: a C
 
 
 class SearchesFirst:
-    """Searches pre-empt indexing in one process: a batch about to be embedded waits while a search runs, so
-    the query's encoder has the cores (the everyday case: searching the UI while a folder is being indexed).
+    """Searches pre-empt indexing in one process (the everyday case: searching the UI while a folder is being
+    indexed): a batch about to be embedded waits while a search runs, and while searches are about (one ran
+    in the last `recent` seconds) it runs on one thread, so the next query's encoder finds a core free.
     A batch waits at most `patience` seconds at a time: a stream of searches slows indexing, never stops it."""
 
-    def __init__(self, patience: float = 2.0) -> None:
+    def __init__(self, patience: float = 2.0, recent: float = 5.0) -> None:
         self.patience = patience
+        self.recent = recent
         self._running = 0
+        self._last_finished = -math.inf
         self._idle = threading.Condition()
 
     @contextmanager
@@ -49,11 +54,14 @@ class SearchesFirst:
         finally:
             with self._idle:
                 self._running -= 1
+                self._last_finished = time.monotonic()
                 self._idle.notify_all()
 
-    def wait(self) -> None:
+    def wait(self) -> bool:
+        """Wait for running searches; True while searches are about (the batch should leave them cores)."""
         with self._idle:
             self._idle.wait_for(lambda: self._running == 0, timeout=self.patience)
+            return self._running > 0 or time.monotonic() - self._last_finished < self.recent
 
 
 class Parts:

@@ -9,6 +9,10 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
+import pytest
+
+from encoders.runtime import background_priority
 from ingest.report import IngestReport
 from omnidex.parts import SearchesFirst
 from omnidex.service import Omnidex
@@ -155,8 +159,43 @@ def test_an_indexing_batch_waits_while_a_search_runs() -> None:
     impatient = SearchesFirst(patience=0.2)
     with impatient.searching():
         started = time.monotonic()
-        impatient.wait()  # nobody ends this search: the batch goes on after its patience
+        assert impatient.wait()  # nobody ends this search: the batch goes on after its patience, narrowed
         assert 0.15 <= time.monotonic() - started < 5
+
+
+def test_batches_stay_narrow_while_searches_are_about() -> None:
+    gate = SearchesFirst(recent=0.3)
+    assert gate.wait() is False  # nobody has searched: the batch may take every core
+    with gate.searching():
+        pass
+    assert gate.wait() is True  # a person is searching: leave them a core
+    time.sleep(0.4)
+    assert gate.wait() is False
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="per-thread priorities are Linux's")
+def test_indexing_runs_at_a_lower_priority_and_so_do_the_threads_it_starts() -> None:
+    seen: dict[str, int] = {}
+
+    def priority() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    def indexing() -> None:
+        seen["before"] = priority()
+        with background_priority(10):
+            seen["inside"] = priority()
+            started = threading.Thread(target=lambda: seen.update(started=priority()))
+            started.start()
+            started.join()
+        seen["after"] = priority()
+
+    worker = threading.Thread(target=indexing)
+    worker.start()
+    worker.join()
+    assert seen["inside"] == min(seen["before"] + 10, 19) == seen["started"]
+    assert priority() == seen["before"]  # the caller's own thread is untouched
+    if os.geteuid() == 0:  # only a privileged thread may raise its priority again
+        assert seen["after"] == seen["before"]
 
 
 def test_the_encoder_offers_the_cores_between_its_batches(tmp_path: Path) -> None:
@@ -164,9 +203,18 @@ def test_the_encoder_offers_the_cores_between_its_batches(tmp_path: Path) -> Non
     try:
         encoder = app.text_encoder
         calls: list[int] = []
+
+        def pause() -> bool:
+            calls.append(1)
+            return False  # nobody is searching
+
         texts = [f"Passage {n} about tidal mills and their sluice gates." for n in range(3 * encoder.batch_size + 1)]
-        vectors = encoder.encode_document(texts, pause=lambda: calls.append(1))
+        vectors = encoder.encode_document(texts, pause=pause)
         assert len(calls) == 4 and vectors.shape == (len(texts), encoder.dim)
         assert float(vectors[5] @ encoder.encode_document([texts[5]])[0]) > 0.97  # int8: batch-mates move it a little
+        # While searches are about, the batches run one thread wide: the same vectors, from a session of its own.
+        narrowed = encoder.encode_document(texts, pause=lambda: True)
+        assert encoder._narrow.threads == 1 and encoder._narrow is not encoder._session
+        assert np.allclose(narrowed, vectors, atol=1e-4)
     finally:
         app.close()
