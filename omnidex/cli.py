@@ -271,7 +271,7 @@ class TqdmProgress(Progress):
 
 
 def _search(app, args: argparse.Namespace) -> int:
-    from omnidex import SearchFilters, hit_json
+    from omnidex import SearchFilters, hit_json, place
 
     filters = SearchFilters(tuple(args.types or ()), args.folder, args.after, args.before)
     hits = app.search(args.query, filters, args.limit)
@@ -279,10 +279,7 @@ def _search(app, args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(hit_json(hit), ensure_ascii=False))
             continue
-        where = f"page {hit.page}" if hit.page else (f"slide {hit.slide}" if hit.slide else "")
-        if hit.t0 is not None:
-            where = f"{hit.t0:.1f}s"
-        print(f"{rank:>2}. {display(hit.path)}  {where}  [{hit.modality}]  {hit.score:.4f}")
+        print(f"{rank:>2}. {display(hit.path)}  {place(hit)}  [{hit.modality}]  {hit.score:.4f}")
         print(f"    {escape_controls(' '.join(hit.snippet.split()))}")
     if not hits and not args.json:
         print("no results")

@@ -221,7 +221,7 @@ class Searcher:
             lists[name] = [Ranked(p.id, p.score, p.payload.get("asset_id")) for p in found]
             points.update((p.id, p) for p in found)
         if vectors.dense is not None and mode not in (SearchMode.BM25, SearchMode.PHRASE):
-            found = self.store.search("text", vectors.dense.tolist(), depth, flt, with_vectors=True)
+            found = self.store.search("text", vectors.dense.tolist(), depth, flt, with_vectors=("text", "context"))
             if found:
                 scores, seen = self._with_context(vectors.dense, found)
                 # Cosines become standard deviations above chance (retrieval/calibration.py), so a photo's

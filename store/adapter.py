@@ -24,7 +24,8 @@ class QdrantStore(ABC):
     # --- what each engine sends (filters, vectors and stages already translated) -----------
 
     @abstractmethod
-    def _nearest(self, using: str, vector: Any, limit: int, flt: Any, with_vectors: bool) -> Sequence[Any]:
+    def _nearest(self, using: str, vector: Any, limit: int, flt: Any, with_vectors: bool | list[str]
+                 ) -> Sequence[Any]:
         """Hits of one nearest-neighbour query, best first."""
 
     @abstractmethod
@@ -56,12 +57,13 @@ class QdrantStore(ABC):
         self._set_payload_matching(self.translator.filter(flt), normalize_payload(payload))
 
     def search(self, using: str, query: VectorValue, limit: int, flt: Filter | None = None,
-               with_vectors: bool = False) -> list[ScoredPoint]:
+               with_vectors: bool | Sequence[str] = False) -> list[ScoredPoint]:
         if is_empty_sparse(query) or limit <= 0:
             return []
         to = self.translator
-        hits = self._nearest(using, to.vector(query), limit, to.opt_filter(flt), with_vectors)
-        return [to.hit(h, with_vectors) for h in hits]
+        wanted = with_vectors if isinstance(with_vectors, bool) else list(with_vectors)
+        hits = self._nearest(using, to.vector(query), limit, to.opt_filter(flt), wanted)
+        return [to.hit(h, bool(wanted)) for h in hits]
 
     def query_fused(self, prefetches: Sequence[Prefetch], fusion: Fusion, limit: int,
                     flt: Filter | None = None) -> list[ScoredPoint]:

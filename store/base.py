@@ -148,9 +148,10 @@ class Store(Protocol):
         query: VectorValue,
         limit: int,
         flt: Filter | None = None,
-        with_vectors: bool = False,
+        with_vectors: bool | Sequence[str] = False,
     ) -> list[ScoredPoint]:
-        """Nearest points by one named vector, best first."""
+        """Nearest points by one named vector, best first; `with_vectors` True for all of each point's vectors,
+        or the names of those wanted (a picture keeps thousands of floats a text search never reads)."""
 
     def query_fused(
         self,

@@ -130,7 +130,8 @@ class EdgeStore(QdrantStore):
 
     # --- reads ------------------------------------------------------------------
 
-    def _nearest(self, using: str, vector: Any, limit: int, flt: Any, with_vectors: bool) -> Sequence[Any]:
+    def _nearest(self, using: str, vector: Any, limit: int, flt: Any, with_vectors: bool | list[str]
+                 ) -> Sequence[Any]:
         return self.shard.query(qe.QueryRequest(limit=limit, query=qe.Query.Nearest(vector, using=using), filter=flt,
                                                 with_payload=True, with_vector=with_vectors))
 

@@ -133,7 +133,8 @@ class ServerStore(QdrantStore):
 
     # --- reads ------------------------------------------------------------------
 
-    def _nearest(self, using: str, vector: Any, limit: int, flt: Any, with_vectors: bool) -> Sequence[Any]:
+    def _nearest(self, using: str, vector: Any, limit: int, flt: Any, with_vectors: bool | list[str]
+                 ) -> Sequence[Any]:
         return self.client.query_points(self.collection, query=vector, using=using, query_filter=flt, limit=limit,
                                         with_payload=True, with_vectors=with_vectors).points
 

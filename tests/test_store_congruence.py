@@ -384,6 +384,17 @@ def test_second_named_vector_only_sees_points_that_have_it(pair: dict[str, Store
     assert got["edge"] == got["server"]
 
 
+def test_a_search_brings_back_only_the_vectors_it_names(pair: dict[str, Store]) -> None:
+    query = np.array([0.5, -1.0, 0.25, 2.0], dtype=np.float32)
+    for s in pair.values():
+        everything = s.search("clip", query.tolist(), limit=5, with_vectors=True)
+        named = s.search("clip", query.tolist(), limit=5, with_vectors=("clip",))
+        assert all({"text", "clip"} <= set(h.vectors) for h in everything)  # these points have both
+        assert [h.id for h in named] == [h.id for h in everything]
+        assert all(set(h.vectors) == {"clip"} for h in named)
+        assert named[0].vectors["clip"] == pytest.approx(everything[0].vectors["clip"])
+
+
 def test_bm25_idf_rare_term_outranks_common(pair: dict[str, Store]) -> None:
     query = {COMMON_TERM: 1.0, RARE_TERM: 1.0}
     qv = SparseVector(sorted(query), [query[t] for t in sorted(query)])
