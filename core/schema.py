@@ -85,6 +85,7 @@ class Segment:
     thumbnail: bytes | None = field(default=None, repr=False)
     # A text chunk's context window (ingest/chunking.py) and, once embedded, its vector.
     context: str | None = field(default=None, repr=False)
+    context_span: tuple[int, int] | None = field(default=None, repr=False)  # the chunk's place in its window
     context_vector: np.ndarray | None = field(default=None, repr=False)
     # What a picture's or sound's vector was made from, kept so `omnidex adapt` can remake it with another
     # projection without reading the file again: the classifier's pooled features, the ConSE vector, and

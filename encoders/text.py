@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from encoders.base import TextEncoder, l2_normalise
+from encoders.base import TextEncoder, l2_normalise, pool_spans
 from encoders.packaged import locate, packaged
 from encoders.runtime import LazyOnnxSession, cpu_threads, resolve_device
 
@@ -81,17 +81,47 @@ class OnnxTextEncoder:
         return self._encode([self.prompts.query + t for t in texts], lambda: self._session)
 
     def encode_document(self, texts: Sequence[str], pause: Callable[[], bool] | None = None) -> np.ndarray:
+        return self._encode([self.prompts.document + t for t in texts], self._document_session(pause))
+
+    @property
+    def late_chunking(self) -> bool:
+        return self.pooling == "mean"
+
+    def encode_windows(self, windows: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]],
+                       pause: Callable[[], bool] | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
+        encodings = self._tokenizer.encode_batch([self.prompts.document + w for w in windows])
+        vectors = np.zeros((len(windows), self.dim), dtype=np.float32)
+        pooled: list[np.ndarray] = [np.zeros((0, self.dim), dtype=np.float32)] * len(windows)
+        for idx, hidden, mask in self._runs(encodings, self._document_session(pause)):
+            for row, i in enumerate(idx):
+                states = hidden[row, : len(encodings[i].ids)]
+                vectors[i] = states.mean(0)
+                pooled[i] = pool_spans(states, encodings[i].offsets, spans[i], len(self.prompts.document))
+        return l2_normalise(vectors), pooled
+
+    def _document_session(self, pause: Callable[[], bool] | None) -> Callable[[], LazyOnnxSession]:
         # While searches are about, a batch takes one core and leaves the others to the query's encoder.
         def session() -> LazyOnnxSession:
             return self._narrow if pause is not None and pause() else self._documents
 
-        return self._encode([self.prompts.document + t for t in texts], session)
+        return session
 
     def _encode(self, texts: list[str], session_for_batch: Callable[[], LazyOnnxSession]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        encodings = self._tokenizer.encode_batch(texts)
-        # Length-sorted batches waste little compute on padding.
-        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        for idx, hidden, mask in self._runs(self._tokenizer.encode_batch(texts), session_for_batch):
+            if self.pooling == "cls":
+                pooled = hidden[:, 0]
+            else:
+                weights = mask[..., None].astype(np.float32)
+                pooled = (hidden * weights).sum(1) / np.maximum(weights.sum(1), 1.0)
+            out[idx] = pooled
+        return l2_normalise(out)
+
+    def _runs(self, encodings: list, session_for_batch: Callable[[], LazyOnnxSession]
+              ) -> Iterator[tuple[list[int], np.ndarray, np.ndarray]]:
+        """The model over length-sorted batches (little compute wasted on padding): each batch's rows, its
+        token states and its attention mask."""
+        order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
         for start in range(0, len(order), self.batch_size):
             session = session_for_batch().get()
             idx = order[start : start + self.batch_size]
@@ -105,13 +135,7 @@ class OnnxTextEncoder:
             hidden = session.run(
                 None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
             )[0]
-            if self.pooling == "cls":
-                pooled = hidden[:, 0]
-            else:
-                weights = mask[..., None].astype(np.float32)
-                pooled = (hidden * weights).sum(1) / np.maximum(weights.sum(1), 1.0)
-            out[idx] = pooled
-        return l2_normalise(out)
+            yield idx, hidden, mask
 
 
 class SentenceTransformerEncoder:
@@ -164,6 +188,36 @@ class SentenceTransformerEncoder:
             parts.append(model.encode_document(texts[start:start + self.batch_size], batch_size=self.batch_size,
                                                normalize_embeddings=True, convert_to_numpy=True))
         return np.asarray(np.concatenate(parts) if parts else np.zeros((0, self.dim)), dtype=np.float32)
+
+    @property
+    def late_chunking(self) -> bool:
+        """A transformer, mean pooling and perhaps normalisation, nothing after, and no document prompt: then
+        the mean of a stretch of token states is that stretch's vector."""
+        model = self._load()
+        kinds = [type(module).__name__ for module in model]
+        pooling = next((m for m in model if type(m).__name__ == "Pooling"), None)
+        return (kinds in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"])
+                and getattr(pooling, "pooling_mode", None) == "mean" and not (model.prompts or {}).get("document"))
+
+    def encode_windows(self, windows: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]],
+                       pause: Callable[[], bool] | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
+        model = self._load()
+        windows = list(windows)
+        vectors, pooled = [], []
+        for start in range(0, len(windows), self.batch_size):
+            if pause is not None:
+                pause()
+            batch = windows[start:start + self.batch_size]
+            states = model.encode(batch, output_value="token_embeddings", batch_size=self.batch_size,
+                                  convert_to_numpy=False)
+            offsets = model.tokenizer(batch, return_offsets_mapping=True, truncation=True,
+                                      max_length=model.max_seq_length)["offset_mapping"]
+            for n, (window_states, window_offsets) in enumerate(zip(states, offsets)):
+                window_states = window_states.float().cpu().numpy()
+                vectors.append(window_states.mean(0))
+                pooled.append(pool_spans(window_states, window_offsets, spans[start + n]))
+        empty = np.zeros((0, self.dim), dtype=np.float32)
+        return l2_normalise(np.asarray(vectors, dtype=np.float32)) if vectors else empty, pooled
 
 
 @lru_cache(maxsize=None)

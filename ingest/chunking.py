@@ -35,6 +35,7 @@ _SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""]
 class Chunk:
     text: str
     window: str | None = None  # the context window holding it, when that window holds more than this chunk
+    span: tuple[int, int] | None = None  # where in the window it lies (its part there, if it straddles two)
 
 
 class TextChunker:
@@ -67,7 +68,11 @@ class TextChunker:
             while best + 1 < len(windows) and (window_spans[best][1] <= start or held(best + 1) > held(best)):
                 best += 1
             # A window that is the chunk itself adds nothing.
-            placed.append(Chunk(chunk, windows[best] if windows[best] != chunk else None))
+            if windows[best] == chunk:
+                placed.append(Chunk(chunk))
+                continue
+            left, right = window_spans[best]
+            placed.append(Chunk(chunk, windows[best], (max(start, left) - left, min(end, right) - left)))
         return placed
 
 

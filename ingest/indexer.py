@@ -202,7 +202,7 @@ class Indexer:
             asset = Asset(Path(doc_id), doc_id, FileType.TEXT, "text/plain", len(text), now)
             for n, chunk in enumerate(self.ctx.chunker.chunks(text)):
                 pending.append((asset, Segment(locator=f"c{n}", modality=Modality.TEXT, text=chunk.text,
-                                               context=chunk.window)))
+                                               context=chunk.window, context_span=chunk.span)))
             if len(pending) >= batch:
                 written += self._write_pending(pending)
                 pending = []
@@ -256,14 +256,32 @@ class Indexer:
 
     def _embed(self, segments: list[Segment]) -> None:
         """Text is embedded here, in one call per batch (chunks and their context windows, each window
-        once); other modalities arrive embedded. Between the encoder's batches, searches go first (pause)."""
+        once); other modalities arrive embedded. Between the encoder's batches, searches go first (pause).
+
+        With a mean-pooled encoder, chunks that have a window are late-chunked: the window is read once and
+        each chunk's vector pooled from its stretch of the window's token states (TextEncoder.encode_windows),
+        so the windows cost no encoding beside the chunks'; a window whose chunks straddle two batches is read
+        once in each."""
+        encoder = self.ctx.models.text
         to_embed = [s for s in segments if s.vector is None]
         wanted = {s.context for s in segments if s.context}
         # A window's chunks may straddle two batches: the previous batch's windows are kept for this one.
         known = {w: v for w, v in self._windows.items() if w in wanted}
+        late = [s for s in to_embed if s.context and s.context_span] if encoder.late_chunking else []
+        if late:
+            spans: dict[str, list[tuple[int, int]]] = {}
+            for segment in late:
+                spans.setdefault(segment.context, []).append(segment.context_span)
+            vectors, pooled = encoder.encode_windows(list(spans), list(spans.values()), pause=self.pause)
+            known.update(zip(spans, vectors))
+            pooled_by_window = {window: iter(rows) for window, rows in zip(spans, pooled)}
+            for segment in late:  # in the order their spans were listed
+                segment.vector = next(pooled_by_window[segment.context])
+            late_ids = {id(s) for s in late}
+            to_embed = [s for s in to_embed if id(s) not in late_ids]
         windows = [w for w in dict.fromkeys(s.context for s in segments if s.context) if w not in known]
         if to_embed or windows:
-            vectors = self.ctx.models.text.encode_document([s.text for s in to_embed] + windows, pause=self.pause)
+            vectors = encoder.encode_document([s.text for s in to_embed] + windows, pause=self.pause)
             for segment, vector in zip(to_embed, vectors):
                 segment.vector = vector
             known.update(zip(windows, vectors[len(to_embed):]))

@@ -120,7 +120,8 @@ def _page_segments(doc: pymupdf.Document, ctx: ExtractContext, losses: Losses) -
                 raise ExtractionError(f"page {number} cannot be read: {e}") from e
             for n, chunk in enumerate(ctx.chunker.chunks(budget.take(text, number))):
                 yield Segment(locator=f"p{number}:c{n}", modality=modality, text=chunk.text, page=number,
-                              thumbnail=thumbnail if n == 0 else None, context=chunk.window)
+                              thumbnail=thumbnail if n == 0 else None, context=chunk.window,
+                              context_span=chunk.span)
             if figures:
                 locators = [f"p{number}:img{xref}" for xref, _ in figures]
                 yield from image_segments([im for _, im in figures], ctx, locators, page=number)

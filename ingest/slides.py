@@ -115,7 +115,7 @@ def _slide_segments(path: Path, slides: list[SlideContent], ctx: ExtractContext,
         for n, chunk in enumerate(ctx.chunker.chunks(budget.take(slide.text(), slide.number))):
             yield Segment(locator=f"s{slide.number}:c{n}", modality=Modality.TEXT, text=chunk.text,
                           slide=slide.number, extra=dict(extra), thumbnail=thumbnail if n == 0 else None,
-                          context=chunk.window)
+                          context=chunk.window, context_span=chunk.span)
         if pictures:
             locators = [f"s{slide.number}:img{i}" for i in range(len(pictures))]
             yield from image_segments(pictures, ctx, locators, slide=slide.number)

@@ -13,7 +13,7 @@ import pytest
 
 from omnidex.evaluation import RUNS, BeirDataset, indexed, load_beir, rankings, score
 from omnidex.service import Omnidex
-from tests.conftest import load_bench_script
+from tests.conftest import load_bench_script, make_settings
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +41,9 @@ def test_every_chunk_sits_in_a_window_the_encoder_reads_whole(app: Omnidex) -> N
     for chunk in chunks:
         # A chunk may straddle two windows (chunks overlap); it lies mostly in the one it was given.
         assert chunk.window is None or chunk.text[:40] in chunk.window or chunk.text[-40:] in chunk.window
+        if chunk.window is not None:  # its span is its part in the window: most of it
+            start, end = chunk.span
+            assert chunk.window[start:end] in chunk.text and end - start > len(chunk.text) // 2
     assert [c.text for c in chunks] == chunker.split(text)  # windows never change the chunks themselves
     assert chunker.chunks("A one-line page.")[0].window is None  # a window that is the chunk adds nothing
 
@@ -72,3 +75,64 @@ def test_long_answers_rank_better_with_their_windows(shell_faq) -> None:
         searcher.config = original
     # Measured on zsh-common 5.9 + git-doc 2.39: 0.88 -> 0.91.
     assert with_windows >= chunks_alone + 0.01, (chunks_alone, with_windows)
+
+
+LONG_ANSWER = " ".join(
+    f"Paragraph {n}: the tide mill at the estuary stores sea water behind a sluice gate at high tide and lets it "
+    f"out through the wheel at low tide; the miller opens gate {n} when the level drops below the mark."
+    for n in range(14))
+
+
+@pytest.mark.parametrize("model", ["all-minilm-l6-v2", "bge-small-en mean-pooled"])
+def test_late_chunking_reads_each_window_once_and_pools_its_chunks(model: str) -> None:
+    """A mean-pooled encoder (sentence-transformers MiniLM; the ONNX path with mean pooling) pools a chunk from
+    its window's token states: the window's own vector is its ordinary encoding, and each chunk's vector is
+    near that chunk's ordinary encoding while knowing its context."""
+    from encoders.packaged import locate
+    from encoders.text import OnnxTextEncoder, load_text_encoder
+    from ingest.chunking import TextChunker
+
+    encoder = (load_text_encoder(model) if model == "all-minilm-l6-v2"
+               else OnnxTextEncoder(locate("bge-small-en"), "bge-small-en-mean", pooling="mean"))
+    assert encoder.late_chunking
+    chunker = TextChunker(encoder.count_tokens, 60, 8, encoder.max_tokens - 8)
+    chunks = [c for c in chunker.chunks(LONG_ANSWER) if c.window]
+    windows = list(dict.fromkeys(c.window for c in chunks))
+    assert len(chunks) > len(windows) >= 2
+    vectors, pooled = encoder.encode_windows(windows, [[c.span for c in chunks if c.window == w] for w in windows])
+    plain = encoder.encode_document(windows)
+    assert np.allclose((vectors * plain).sum(1), 1.0, atol=2e-3)  # a window's vector is its encoding
+    alone = encoder.encode_document([c.text for c in chunks])
+    late = np.concatenate(pooled)
+    assert late.shape == alone.shape and np.allclose(np.linalg.norm(late, axis=1), 1.0, atol=1e-5)
+    similarity = late @ alone.T
+    assert (np.diag(similarity) > 0.75).all()  # the same words, read in context
+    assert float(np.diag(similarity).mean()) > float(similarity.mean())  # each nearest its own chunk on average
+
+
+def test_bge_is_not_late_chunked() -> None:
+    """bge-small-en's vector is its first token's state: a mean over a stretch of its tokens is not a vector of
+    that stretch (dense nDCG@10 fell 0.03-0.13 on the FAQ sets), so its chunks are encoded one by one."""
+    from encoders.text import load_text_encoder
+
+    assert not load_text_encoder("bge-small-en").late_chunking
+
+
+def test_a_mean_pooled_index_stores_late_chunked_chunks_and_their_windows(tmp_path: Path) -> None:
+    from store.base import pages
+
+    app = Omnidex(make_settings(tmp_path / "data", text_model="all-minilm-l6-v2", chunk_tokens=60))
+    try:
+        app.indexer.index_texts([("tide-mills", LONG_ANSWER)])
+        encoder, chunker = app.text_encoder, app.indexer.ctx.chunker
+        chunks = chunker.chunks(LONG_ANSWER)
+        stored = {p.payload["locator"]: p.vectors for page in pages(app.store, with_vectors=True) for p in page}
+        assert set(stored) == {f"c{n}" for n in range(len(chunks))}
+        windowed = [(n, c) for n, c in enumerate(chunks) if c.window]
+        assert len(windowed) > 2
+        for n, chunk in windowed:
+            _, (late,) = encoder.encode_windows([chunk.window], [[chunk.span]])
+            assert float(np.dot(stored[f"c{n}"]["text"], late[0])) > 0.999
+            assert float(np.dot(stored[f"c{n}"]["context"], encoder.encode_document([chunk.window])[0])) > 0.999
+    finally:
+        app.close()
