@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -17,7 +18,7 @@ import numpy as np
 
 from encoders.base import TextEncoder, l2_normalise, pool_spans
 from encoders.packaged import locate, packaged
-from encoders.runtime import LazyOnnxSession, cpu_threads, resolve_device
+from encoders.runtime import QUERY_THREADS, LazyOnnxSession, cpu_threads, resolve_device, torch_threads
 
 
 @dataclass(frozen=True)
@@ -66,13 +67,14 @@ class OnnxTextEncoder:
         self._counter = Tokenizer.from_file(str(model_dir / "tokenizer.json"))  # untruncated, for chunking
         self._counter.no_truncation()
         model = model_dir / "model.onnx"
-        self._session = LazyOnnxSession(model, device, threads)
-        # On a CPU, indexing has sessions of its own: their threads take the indexing thread's lower priority
-        # (runtime.background_priority) without the query's, and one of them is one thread wide, for while
-        # searches are about (encode_document).
-        apart = resolve_device(device) == "cpu"
-        self._documents = LazyOnnxSession(model, device, threads) if apart else self._session
-        self._narrow = LazyOnnxSession(model, device, 1) if apart and cpu_threads(threads) > 1 else self._documents
+        # On a CPU a query runs on one thread (runtime.QUERY_THREADS), in its caller's thread; indexing has a
+        # session of its own, whose pool takes the indexing thread's lower priority
+        # (runtime.background_priority), and while searches are about its batches run one thread wide too
+        # (encode_document), on the caller's thread, so they share the queries' session.
+        on_cpu = resolve_device(device) == "cpu"
+        self._session = LazyOnnxSession(model, device, min(QUERY_THREADS, cpu_threads(threads)) if on_cpu else threads)
+        self._documents = LazyOnnxSession(model, device, threads) if on_cpu else self._session
+        self._narrow = self._session
 
     def count_tokens(self, text: str) -> int:
         return len(self._counter.encode(text, add_special_tokens=False).ids)
@@ -174,8 +176,9 @@ class SentenceTransformerEncoder:
 
     def encode_query(self, texts: Sequence[str]) -> np.ndarray:
         model = self._load()
-        vecs = model.encode_query(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
-                                  convert_to_numpy=True)
+        with torch_threads(min(QUERY_THREADS, cpu_threads(self.threads))) if self.device == "cpu" else nullcontext():
+            vecs = model.encode_query(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                                      convert_to_numpy=True)
         return np.asarray(vecs, dtype=np.float32)
 
     def encode_document(self, texts: Sequence[str], pause: Callable[[], bool] | None = None) -> np.ndarray:
