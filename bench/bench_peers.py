@@ -9,16 +9,19 @@ Each system indexes each set's documents and answers each set's questions in a f
 machine hits all alike; the medians over rounds are printed. The chunks are Omnidex's (its chunker and
 the model's tokenizer); txtai and LangChain get exactly those texts and rank documents by their best chunk.
 
-- Omnidex: its indexer and its default search (hybrid: BM25 and dense, calibrated and fused), the
+- omnidex: its indexer and its default search (hybrid: BM25 and dense, calibrated and fused), the
   packaged all-MiniLM-L6-v2 as its text model.
+- omnidex-chunks: the same without context windows (`OMNIDEX_CONTEXT_WEIGHT=0`): chunks ranked alone, no
+  window embedded at ingestion.
 - txtai: `Embeddings(path=<the same model folder>, hybrid=True)`, its defaults otherwise.
-- LangChain: `EnsembleRetriever` of `BM25Retriever` and an `InMemoryVectorStore` over `HuggingFaceEmbeddings`
+- langchain: `EnsembleRetriever` of `BM25Retriever` and an `InMemoryVectorStore` over `HuggingFaceEmbeddings`
   of the same folder, weights 0.5/0.5.
-- floor: sentence-transformers encoding the chunks alone, nothing else: what embedding costs.
+- floor: sentence-transformers encoding the chunks alone, nothing else: what embedding costs; and Omnidex's
+  context windows alone, what encoding them apart would add (Omnidex late-chunks them with this model).
 
-Printed per system: nDCG@10, index CPU seconds and their ratio to the floor, CPU per query, wall p50/p95
-per query and wall over CPU (near 1 on a quiet machine; `--load N` adds N processes spinning on the
-cores, a busy machine), and peak RSS.
+Printed per system: nDCG@10, index CPU seconds and their ratio to the floor, CPU per query, wall p50/p95 per
+query and wall over CPU (near 1 on a quiet machine; `--load N` adds N processes spinning on the cores, a busy
+machine), and peak RSS.
 """
 
 from __future__ import annotations
@@ -34,13 +37,15 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR.parent))
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# The peers and the floor run as their libraries set themselves up: not with the environment Omnidex's
+# runtime gives itself on import (passive OpenMP waiting, encoders/runtime.py), nor its one-thread BLAS.
+PEER_ENVIRONMENT = dict(os.environ)
 
 from measure import cpu_name, percentile, spinning  # noqa: E402
 
@@ -48,7 +53,7 @@ from core.config import Settings  # noqa: E402
 from omnidex.evaluation import load_beir, ndcg_at  # noqa: E402
 
 MODEL = "all-minilm-l6-v2"
-SYSTEMS = ("floor", "omnidex", "txtai", "langchain")
+SYSTEMS = ("floor", "omnidex", "omnidex-chunks", "txtai", "langchain")
 CANDIDATES = 50  # chunks a peer returns per query, folded into documents
 Chunk = tuple[str, str, str]  # (chunk id, document id, text)
 Ranker = Callable[[str], list[str]]  # a query -> document ids, best first
@@ -56,14 +61,19 @@ Ranker = Callable[[str], list[str]]  # a query -> document ids, best first
 Built = tuple[Callable[[], None], Ranker | None]
 
 
-def chunked(corpus: dict[str, str], settings: Settings) -> list[Chunk]:
-    """Omnidex's chunks of every document: what the peers index."""
+def chunked(corpus: dict[str, str], settings: Settings) -> tuple[list[Chunk], list[str]]:
+    """Omnidex's chunks of every document (what the peers index) and its context windows (what Omnidex
+    embeds besides, each once)."""
     from encoders.text import load_text_encoder
     from omnidex.parts import text_chunker
 
     chunker = text_chunker(settings, load_text_encoder(settings.text_model))
-    return [(f"{doc_id}#{n}", doc_id, text) for doc_id, body in corpus.items()
-            for n, text in enumerate(chunker.split(body))]
+    chunks, windows = [], []
+    for doc_id, body in corpus.items():
+        pieces = chunker.chunks(body)
+        chunks += [(f"{doc_id}#{n}", doc_id, piece.text) for n, piece in enumerate(pieces)]
+        windows += dict.fromkeys(piece.window for piece in pieces if piece.window)
+    return chunks, windows
 
 
 def documents_first(chunk_ids: Iterable[str], limit: int = 10) -> list[str]:
@@ -80,20 +90,28 @@ def model_folder(settings: Settings) -> str:
 # --------------------------------------------------------------------------- the systems, each in its own process
 
 
-def index_floor(chunks: list[Chunk], corpus: dict[str, str], settings: Settings,
-                scratch: Path) -> Built:
+def floor(corpus: dict[str, str], settings: Settings) -> dict[str, float]:
+    """CPU seconds of sentence-transformers embedding the chunks alone, and Omnidex's windows alone."""
     from sentence_transformers import SentenceTransformer
 
+    chunks, windows = chunked(corpus, settings)
     model = SentenceTransformer(model_folder(settings), device="cpu")
     model.encode(["warm up"])
-    return lambda: model.encode([text for _, _, text in chunks], normalize_embeddings=True), None
+    numbers = {}
+    for name, texts in (("index_cpu_s", [text for _, _, text in chunks]), ("windows_cpu_s", windows)):
+        cpu = time.process_time()
+        model.encode(texts, normalize_embeddings=True)
+        numbers[name] = time.process_time() - cpu
+    return numbers
 
 
-def index_omnidex(chunks: list[Chunk], corpus: dict[str, str], settings: Settings,
-                  scratch: Path) -> Built:
+def index_omnidex(chunks: list[Chunk], corpus: dict[str, str], settings: Settings, scratch: Path,
+                  windows: bool = True) -> Built:
     from omnidex.service import Omnidex
 
-    app = Omnidex(settings.model_copy(update={"data_dir": scratch / "omnidex"}))
+    # No context weight: chunks ranked alone, and no windows embedded at ingestion.
+    update = {"data_dir": scratch / "omnidex"} | ({} if windows else {"context_weight": 0.0})
+    app = Omnidex(settings.model_copy(update=update))
     app.warm_up()  # models, store and calibration, as the UI loads them before "ready"
 
     def index() -> None:  # Omnidex chunks the documents itself, as the peers' chunks were made
@@ -148,13 +166,21 @@ def index_langchain(chunks: list[Chunk], corpus: dict[str, str], settings: Setti
     return index, rank
 
 
-INDEXERS = {"floor": index_floor, "omnidex": index_omnidex, "txtai": index_txtai, "langchain": index_langchain}
+INDEXERS = {"omnidex": index_omnidex, "omnidex-chunks": partial(index_omnidex, windows=False),
+            "txtai": index_txtai, "langchain": index_langchain}
 
 
 def run_one(system: str, dataset_dir: Path, chunks_file: Path, out: Path) -> None:
     """In a child process: index, then time every query; the numbers go to `out` as JSON."""
     settings = Settings(text_model=MODEL)
     dataset = load_beir(dataset_dir)
+    if not system.startswith("omnidex"):
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(os.cpu_count(), user_api="blas")  # OpenBLAS's own default, undoing Omnidex's import
+    if system == "floor":
+        out.write_text(json.dumps(floor(dataset.corpus, settings)))
+        return
     chunks = [tuple(c) for c in json.loads(chunks_file.read_text())]
     with tempfile.TemporaryDirectory(prefix=f"omnidex-peers-{system}-") as scratch:
         index, rank = INDEXERS[system](chunks, dataset.corpus, settings, Path(scratch))
@@ -191,24 +217,27 @@ def measured(system: str, dataset_dir: Path, chunks_file: Path, scratch: Path) -
     out = scratch / f"{system}.json"
     out.unlink(missing_ok=True)
     subprocess.run([sys.executable, __file__, "--child", system, "--child-set", str(dataset_dir),
-                    "--child-chunks", str(chunks_file), "--child-out", str(out)], check=True)
+                    "--child-chunks", str(chunks_file), "--child-out", str(out)], check=True,
+                   env=None if system.startswith("omnidex") else PEER_ENVIRONMENT)
     return json.loads(out.read_text())
 
 
-def table(dataset: str, results: dict[str, list[dict]], chunk_count: int) -> list[str]:
+def table(dataset: str, results: dict[str, list[dict]], chunk_count: int, window_count: int) -> list[str]:
+    """Medians over the rounds; "x floor" is index CPU over embedding the chunks alone."""
     def med(system: str, key: str) -> float:
         return statistics.median(r[key] for r in results[system])
 
-    floor = med("floor", "index_cpu_s")
-    lines = [f"{dataset}: {chunk_count} chunks; embedding-only floor {floor:.2f} CPU s "
-             f"(median of {len(results['floor'])})",
+    floor_cpu = med("floor", "index_cpu_s")
+    lines = [f"{dataset}: {chunk_count} chunks, {window_count} context windows; embedding-only floor "
+             f"{floor_cpu:.2f} CPU s (encoding the windows apart would add {med('floor', 'windows_cpu_s'):.2f}), "
+             f"medians of {len(results['floor'])} rounds",
              "| system | nDCG@10 | index CPU s | x floor | CPU/query ms | wall p50 ms | wall p95 ms | wall/CPU | "
              "peak RSS MB |", "|---|---|---|---|---|---|---|---|---|"]
     for system in SYSTEMS[1:]:
         if system not in results:
             continue
         lines.append(f"| {system} | {med(system, 'ndcg@10'):.3f} | {med(system, 'index_cpu_s'):.2f} | "
-                     f"{med(system, 'index_cpu_s') / floor:.2f} | {med(system, 'query_cpu_ms'):.1f} | "
+                     f"{med(system, 'index_cpu_s') / floor_cpu:.2f} | {med(system, 'query_cpu_ms'):.1f} | "
                      f"{med(system, 'query_wall_p50_ms'):.1f} | {med(system, 'query_wall_p95_ms'):.1f} | "
                      f"{med(system, 'wall_over_cpu'):.2f} | {med(system, 'peak_rss_mb'):.0f} |")
     return lines
@@ -238,7 +267,7 @@ def main(argv: list[str] | None = None) -> None:
     with spinning(args.load), tempfile.TemporaryDirectory(prefix="omnidex-peers-") as scratch:
         for name in args.sets:
             dataset_dir = args.beir / name
-            chunks = chunked(load_beir(dataset_dir).corpus, Settings(text_model=MODEL))
+            chunks, windows = chunked(load_beir(dataset_dir).corpus, Settings(text_model=MODEL))
             chunks_file = Path(scratch) / f"{name}-chunks.json"
             chunks_file.write_text(json.dumps(chunks))
             results: dict[str, list[dict]] = {s: [] for s in systems}
@@ -246,7 +275,7 @@ def main(argv: list[str] | None = None) -> None:
                 for system in rotated(systems, round_no):
                     results[system].append(measured(system, dataset_dir, chunks_file, Path(scratch)))
             report[name] = results
-            print("\n".join(table(name, results, len(chunks))), flush=True)
+            print("\n".join(table(name, results, len(chunks), len(windows))), flush=True)
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
 
