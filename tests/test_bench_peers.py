@@ -51,6 +51,7 @@ def test_omnidex_beside_the_floor_prints_every_number(tmp_path: Path) -> None:
     runs = json.loads(report_path.read_text())["tiny"]
     (floor,), (omnidex,) = runs["floor"], runs["omnidex"]
     assert floor["index_cpu_s"] > 0 and "ndcg@10" not in floor  # the floor embeds, it ranks nothing
+    assert floor["windows_cpu_s"] >= 0  # four one-chunk answers: no context windows to embed
     assert omnidex["index_cpu_s"] > 0 and omnidex["query_cpu_ms"] > 0
     assert 0 < omnidex["query_wall_p50_ms"] <= omnidex["query_wall_p95_ms"]
     assert omnidex["peak_rss_mb"] > 100  # a process holding a model
