@@ -90,11 +90,10 @@ def model_folder(settings: Settings) -> str:
 # --------------------------------------------------------------------------- the systems, each in its own process
 
 
-def floor(corpus: dict[str, str], settings: Settings) -> dict[str, float]:
+def floor(chunks: list[Chunk], windows: list[str], settings: Settings) -> dict[str, float]:
     """CPU seconds of sentence-transformers embedding the chunks alone, and Omnidex's windows alone."""
     from sentence_transformers import SentenceTransformer
 
-    chunks, windows = chunked(corpus, settings)
     model = SentenceTransformer(model_folder(settings), device="cpu")
     model.encode(["warm up"])
     numbers = {}
@@ -178,10 +177,11 @@ def run_one(system: str, dataset_dir: Path, chunks_file: Path, out: Path) -> Non
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(os.cpu_count(), user_api="blas")  # OpenBLAS's own default, undoing Omnidex's import
+    made = json.loads(chunks_file.read_text())
+    chunks = [tuple(c) for c in made["chunks"]]
     if system == "floor":
-        out.write_text(json.dumps(floor(dataset.corpus, settings)))
+        out.write_text(json.dumps(floor(chunks, made["windows"], settings)))
         return
-    chunks = [tuple(c) for c in json.loads(chunks_file.read_text())]
     with tempfile.TemporaryDirectory(prefix=f"omnidex-peers-{system}-") as scratch:
         index, rank = INDEXERS[system](chunks, dataset.corpus, settings, Path(scratch))
         cpu, wall = time.process_time(), time.perf_counter()
@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> None:
             dataset_dir = args.beir / name
             chunks, windows = chunked(load_beir(dataset_dir).corpus, Settings(text_model=MODEL))
             chunks_file = Path(scratch) / f"{name}-chunks.json"
-            chunks_file.write_text(json.dumps(chunks))
+            chunks_file.write_text(json.dumps({"chunks": chunks, "windows": windows}))
             results: dict[str, list[dict]] = {s: [] for s in systems}
             for round_no in range(args.rounds):
                 for system in rotated(systems, round_no):

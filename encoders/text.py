@@ -70,11 +70,10 @@ class OnnxTextEncoder:
         # On a CPU a query runs on one thread (runtime.QUERY_THREADS), in its caller's thread; indexing has a
         # session of its own, whose pool takes the indexing thread's lower priority
         # (runtime.background_priority), and while searches are about its batches run one thread wide too
-        # (encode_document), on the caller's thread, so they share the queries' session.
+        # (encode_document), on the caller's thread, in the queries' session.
         on_cpu = resolve_device(device) == "cpu"
         self._session = LazyOnnxSession(model, device, min(QUERY_THREADS, cpu_threads(threads)) if on_cpu else threads)
         self._documents = LazyOnnxSession(model, device, threads) if on_cpu else self._session
-        self._narrow = self._session
 
     def count_tokens(self, text: str) -> int:
         return len(self._counter.encode(text, add_special_tokens=False).ids)
@@ -104,7 +103,7 @@ class OnnxTextEncoder:
     def _document_session(self, pause: Callable[[], bool] | None) -> Callable[[], LazyOnnxSession]:
         # While searches are about, a batch takes one core and leaves the others to the query's encoder.
         def session() -> LazyOnnxSession:
-            return self._narrow if pause is not None and pause() else self._documents
+            return self._session if pause is not None and pause() else self._documents
 
         return session
 
@@ -169,6 +168,7 @@ class SentenceTransformerEncoder:
                 self._model = SentenceTransformer(self.model_ref, device=self.device)
                 self.dim = int(self._model.get_embedding_dimension())
                 self.max_tokens = int(self._model.max_seq_length)
+                self._late_chunking = _mean_pooled_alone(self._model)
         return self._model
 
     def count_tokens(self, text: str) -> int:
@@ -194,13 +194,8 @@ class SentenceTransformerEncoder:
 
     @property
     def late_chunking(self) -> bool:
-        """A transformer, mean pooling and perhaps normalisation, nothing after, and no document prompt: then
-        the mean of a stretch of token states is that stretch's vector."""
-        model = self._load()
-        kinds = [type(module).__name__ for module in model]
-        pooling = next((m for m in model if type(m).__name__ == "Pooling"), None)
-        return (kinds in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"])
-                and getattr(pooling, "pooling_mode", None) == "mean" and not (model.prompts or {}).get("document"))
+        self._load()
+        return self._late_chunking
 
     def encode_windows(self, windows: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]],
                        pause: Callable[[], bool] | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -221,6 +216,15 @@ class SentenceTransformerEncoder:
                 pooled.append(pool_spans(window_states, window_offsets, spans[start + n]))
         empty = np.zeros((0, self.dim), dtype=np.float32)
         return l2_normalise(np.asarray(vectors, dtype=np.float32)) if vectors else empty, pooled
+
+
+def _mean_pooled_alone(model) -> bool:  # model: SentenceTransformer
+    """A transformer, mean pooling and perhaps normalisation, nothing after, and no document prompt: then the
+    mean of a stretch of its token states is that stretch's vector (late chunking)."""
+    kinds = [type(module).__name__ for module in model]
+    pooling = next((m for m in model if type(m).__name__ == "Pooling"), None)
+    return (kinds in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"])
+            and getattr(pooling, "pooling_mode", None) == "mean" and not (model.prompts or {}).get("document"))
 
 
 @lru_cache(maxsize=None)

@@ -267,7 +267,10 @@ class Indexer:
         wanted = {s.context for s in segments if s.context}
         # A window's chunks may straddle two batches: the previous batch's windows are kept for this one.
         known = {w: v for w, v in self._windows.items() if w in wanted}
-        late = [s for s in to_embed if s.context and s.context_span] if encoder.late_chunking else []
+        late: list[Segment] = []
+        if encoder.late_chunking:
+            late = [s for s in to_embed if s.context and s.context_span]
+            to_embed = [s for s in to_embed if not (s.context and s.context_span)]
         if late:
             spans: dict[str, list[tuple[int, int]]] = {}
             for segment in late:
@@ -277,8 +280,6 @@ class Indexer:
             pooled_by_window = {window: iter(rows) for window, rows in zip(spans, pooled)}
             for segment in late:  # in the order their spans were listed
                 segment.vector = next(pooled_by_window[segment.context])
-            late_ids = {id(s) for s in late}
-            to_embed = [s for s in to_embed if id(s) not in late_ids]
         windows = [w for w in dict.fromkeys(s.context for s in segments if s.context) if w not in known]
         if to_embed or windows:
             vectors = encoder.encode_document([s.text for s in to_embed] + windows, pause=self.pause)

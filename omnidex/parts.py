@@ -120,7 +120,8 @@ def text_chunker(settings: Settings, encoder: TextEncoder) -> TextChunker:
     from ingest.chunking import TextChunker
 
     chunk_tokens = min(settings.chunk_tokens, encoder.max_tokens - 8)
-    # Context windows cost an encoding each; with no weight at query time they are not made.
+    # Context windows cost an encoding each (none when late-chunked); with no weight at query time they are
+    # not made.
     window_tokens = encoder.max_tokens - 8 if settings.context_weight > 0 else 0
     return TextChunker(encoder.count_tokens, chunk_tokens, settings.chunk_overlap_tokens, window_tokens)
 

@@ -214,7 +214,7 @@ def test_the_encoder_offers_the_cores_between_its_batches(tmp_path: Path) -> Non
         assert float(vectors[5] @ encoder.encode_document([texts[5]])[0]) > 0.97  # int8: batch-mates move it a little
         # While searches are about, the batches run one thread wide, as queries do: the same vectors.
         narrowed = encoder.encode_document(texts, pause=lambda: True)
-        assert encoder._narrow.threads == 1 and encoder._documents.threads == encoder.threads
+        assert encoder._session.threads == 1 and encoder._documents.threads == encoder.threads
         assert encoder._documents is not encoder._session  # indexing's pool is its own (its priority is lower)
         assert np.allclose(narrowed, vectors, atol=1e-4)
     finally:
