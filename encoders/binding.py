@@ -7,13 +7,19 @@ the 1,280 features those names come from, so plants, people, symbols and scenes 
 name still land near words that describe them. A projection belongs to one pair of models (the
 features of one classifier, the space of one text encoder): for any other pair there is none, and
 pictures are placed by ConSE alone.
+
+A projection only knows the kinds of picture or sound it was trained on: trained on clip-art it moved
+photos away from their words. So each item gets the projection in the measure its features resemble the
+training features (`Familiarity`, a gate on the features): what the projection never saw keeps ConSE's
+vector. The gate's bar is set by leaving one domain out (bench/train_binding.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -33,17 +39,90 @@ class Binding:
     weight: np.ndarray  # (features, text dim)
     bias: np.ndarray  # (text dim,)
     fingerprint: str  # of the weights file: a new projection invalidates an index like a new model
+    familiarity: Familiarity | None = None  # None: every item gets the whole weight
+
+    def standardise(self, features: np.ndarray) -> np.ndarray:
+        return (np.atleast_2d(features).astype(np.float32) - self.mean) / self.scale
 
     def project(self, features: np.ndarray) -> np.ndarray:
-        standardised = (np.atleast_2d(features).astype(np.float32) - self.mean) / self.scale
-        return l2_normalise(standardised @ self.weight + self.bias)
+        return l2_normalise(self.standardise(features) @ self.weight + self.bias)
+
+    def shares(self, features: np.ndarray) -> np.ndarray:
+        """(n,) share of the bound weight each item gets: 1 without a gate."""
+        if self.familiarity is None:
+            return np.ones(len(np.atleast_2d(features)), np.float32)
+        return self.familiarity.share(self.standardise(features))
+
+    def gated(self, familiarity: Familiarity | None) -> Binding:
+        return replace(self, familiarity=familiarity)
 
     def save(self, path: Path) -> None:
         """Written whole or not at all: a killed `omnidex adapt` never leaves half a projection in use."""
         from encoders.runtime import written_atomically
 
+        gate = {} if self.familiarity is None else self.familiarity.arrays()
         with written_atomically(path, record=False) as temp:
-            np.savez_compressed(temp, mean=self.mean, scale=self.scale, weight=self.weight, bias=self.bias)
+            np.savez_compressed(temp, mean=self.mean, scale=self.scale, weight=self.weight, bias=self.bias, **gate)
+
+
+FAMILIARITY_DIMS = 64  # principal directions of the training features the gate compares in
+FAMILIARITY_NEIGHBOURS = 5
+FAMILIARITY_KEPT = 2048  # training items kept to compare with (a sample when there are more)
+
+
+@dataclass(frozen=True)
+class Familiarity:
+    """How near an item's features lie to the features the projection was trained on: the mean cosine to
+    its nearest training items, in the training features' principal directions. The share of the
+    projection an item gets rises from 0 to 1 around `bar` (a logistic of width `width`)."""
+
+    basis: np.ndarray  # (features, dims), over standardised features
+    known: np.ndarray  # (kept, dims), unit rows: training items in the basis
+    bar: float
+    width: float
+
+    @classmethod
+    def of_training(cls, standardised: np.ndarray, bar: float, width: float, seed: int = 0) -> Familiarity:
+        """From the standardised training features of a projection."""
+        centred = standardised - standardised.mean(axis=0)
+        _, _, rows = np.linalg.svd(centred, full_matrices=False)
+        basis = rows[:FAMILIARITY_DIMS].T.astype(np.float32)
+        kept = standardised
+        if len(kept) > FAMILIARITY_KEPT:
+            kept = kept[np.random.default_rng(seed).choice(len(kept), FAMILIARITY_KEPT, replace=False)]
+        return cls(basis, l2_normalise(kept @ basis), bar, width)
+
+    def closeness(self, standardised: np.ndarray) -> np.ndarray:
+        """(n,) mean cosine to the nearest training items."""
+        sims = l2_normalise(np.atleast_2d(standardised) @ self.basis) @ self.known.T
+        k = min(FAMILIARITY_NEIGHBOURS, sims.shape[1])
+        return np.sort(sims, axis=1)[:, -k:].mean(axis=1)
+
+    def share(self, standardised: np.ndarray) -> np.ndarray:
+        z = (self.closeness(standardised) - self.bar) / max(self.width, 1e-6)
+        return (1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))).astype(np.float32)
+
+    def including(self, standardised: np.ndarray, seed: int = 0) -> Familiarity:
+        """The same gate, with these items counted as known too (`omnidex adapt` teaches the projection a
+        library's own pictures: they are then familiar)."""
+        known = np.concatenate([self.known, l2_normalise(np.atleast_2d(standardised) @ self.basis)])
+        if len(known) > FAMILIARITY_KEPT:
+            known = known[np.random.default_rng(seed).choice(len(known), FAMILIARITY_KEPT, replace=False)]
+        return replace(self, known=known)
+
+    def with_bar(self, bar: float, width: float) -> Familiarity:
+        return replace(self, bar=bar, width=width)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"gate_basis": self.basis, "gate_known": self.known,
+                "gate_bar": np.array([self.bar, self.width], np.float32)}
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> Familiarity | None:
+        if "gate_basis" not in arrays:
+            return None
+        bar, width = (float(v) for v in arrays["gate_bar"])
+        return cls(arrays["gate_basis"].astype(np.float32), arrays["gate_known"].astype(np.float32), bar, width)
 
 
 def binding_path(source_model: str, text_model: str) -> Path:
@@ -81,20 +160,22 @@ def _read_binding(path: str, inode: int, mtime_ns: int, size: int) -> Binding:
     with np.load(io.BytesIO(raw)) as arrays:
         return Binding(arrays["mean"].astype(np.float32), arrays["scale"].astype(np.float32),
                        arrays["weight"].astype(np.float32), arrays["bias"].astype(np.float32),
-                       hashlib.blake2b(raw, digest_size=8).hexdigest())
+                       hashlib.blake2b(raw, digest_size=8).hexdigest(), Familiarity.from_arrays(arrays))
 
 
-def bind(conse: np.ndarray, projected: np.ndarray, weight: float) -> np.ndarray:
+def bind(conse: np.ndarray, projected: np.ndarray, weight: float | np.ndarray) -> np.ndarray:
     """The picture's text-space vector: ConSE and the projection, both unit vectors, summed with the
-    projection's weight (0: ConSE alone) and renormalised."""
-    return l2_normalise(np.atleast_2d(conse) + weight * np.atleast_2d(projected))
+    projection's weight (0: ConSE alone; one per item, or one for all) and renormalised."""
+    weights = np.reshape(np.asarray(weight, np.float32), (-1, 1))
+    return l2_normalise(np.atleast_2d(conse) + weights * np.atleast_2d(projected))
 
 
 def bind_features(conse: np.ndarray, features: np.ndarray, binding: Binding | None, weight: float) -> np.ndarray:
-    """ConSE vectors bound with the projection of their features; ConSE alone where there is no projection."""
+    """ConSE vectors bound with the projection of their features, each by the share its familiarity gives it;
+    ConSE alone where there is no projection."""
     if binding is None or not len(conse):
         return conse
-    return bind(conse, binding.project(features), weight)
+    return bind(conse, binding.project(features), weight * binding.shares(features))
 
 
 @dataclass(frozen=True)

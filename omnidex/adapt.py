@@ -105,6 +105,8 @@ def adapt(app: Omnidex) -> AdaptReport:
     started = time.monotonic()
     candidate = fit(features, encode([p.words for p in trained]), FINE_TUNING, start,
                     deadline=started + settings.adapt_max_seconds)
+    if start.familiarity is not None:  # the archive's own pictures are what the adapted projection knows best
+        candidate = candidate.gated(start.familiarity.including(start.standardise(features)))
     report.train_seconds = round(time.monotonic() - started, 2)
     queries = encode([p.words for p in held])
     weight = settings.image_binding_weight

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from encoders.binding import bind, binding_path, fit, load_binding
+from encoders.binding import Familiarity, Training, bind, bind_features, binding_path, fit, load_binding
 from encoders.hub import ModelHub
 from encoders.versions import model_versions
 from tests.conftest import load_bench_script, make_settings
@@ -80,3 +80,36 @@ def test_training_binds_pictures_to_their_captions(hub: ModelHub, photos) -> Non
     binding = fit(features, targets)
     found = trainer.recall(targets, [{i} for i in range(len(captions))], binding.project(features))
     assert found["R@1"] == 1.0, found
+
+
+def test_the_gate_gives_the_projection_only_to_what_it_knows(hub: ModelHub, photos, tmp_path: Path) -> None:
+    """A projection trained on some pictures is weighed in for pictures like them, and kept out of pictures
+    unlike anything it learned from (the photos a clip-art projection moved away from their words); the gate
+    travels with the weights file and `omnidex adapt` counts a library's own pictures as known."""
+    probs, features, _ = photos
+    views = []  # five photos as a training set would hold them: each in a few takes
+    for name in PHOTOS[:5]:
+        picture = Image.fromarray(getattr(skdata, name)()).convert("RGB")
+        w, h = picture.size
+        views += [picture, picture.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
+                  picture.crop((w // 10, h // 10, w - w // 10, h - h // 10)), picture.rotate(8)]
+    trained, unseen = hub.image_tagger.predict_with_features(views)[1], features[5:]
+    binding = fit(trained, hub.text.encode_query([f"picture {i // 4}" for i in range(len(views))]), Training(epochs=2))
+    gate = Familiarity.of_training(binding.standardise(trained), bar=0.0, width=0.01)
+    known, strange = gate.closeness(binding.standardise(trained)), gate.closeness(binding.standardise(unseen))
+    assert known.min() > strange.max() + 0.05, (known, strange)
+    gated = binding.gated(gate.with_bar((known.min() + strange.max()) / 2, 0.01))
+    assert np.all(gated.shares(trained) > 0.9)  # its own training pictures: the whole weight
+    assert np.all(gated.shares(unseen) < 0.1), gated.shares(unseen)
+    conse = hub.image_conse.embed(probs)
+    bound = bind_features(conse, features, gated, 1.0)
+    assert not np.allclose(bound[:5], conse[:5], atol=1e-3)
+    for row in np.flatnonzero(gated.shares(features) < 0.01):
+        assert np.allclose(bound[row], conse[row], atol=1e-2)  # what the projection never saw keeps ConSE's vector
+    assert np.allclose(gate.including(binding.standardise(unseen)).share(binding.standardise(unseen)), 1.0, atol=0.01)
+    path = tmp_path / "gated.npz"
+    gated.save(path)
+    again = load_binding("any", "any", path)
+    assert again is not None and again.familiarity is not None
+    assert np.allclose(again.shares(features), gated.shares(features), atol=1e-5)
+    assert np.allclose(bind_features(conse, features, again, 1.0), bound, atol=1e-5)
