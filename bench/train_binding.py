@@ -310,8 +310,7 @@ def scored(hub: ModelHub, kind: str, binding: Binding, train: Items, items: Item
     familiarity = Familiarity.of_training(binding.standardise(train.features), 0.0, GATE_WIDTH)
     closeness = familiarity.closeness(binding.standardise(items.features))
     for bar in GATE_BARS:
-        shares = np.ones(len(closeness)) if bar is None else familiarity.with_bar(bar, GATE_WIDTH).share(
-            binding.standardise(items.features))
+        shares = np.ones(len(closeness)) if bar is None else familiarity.with_bar(bar, GATE_WIDTH).share_at(closeness)
         for weight in BOUND_WEIGHTS:
             rows[f"w{weight}/{bar}"] = recall(query_vectors, relevant, bind(conse, projected, weight * shares))
     rows["closeness"] = {"R@1": float(np.median(closeness)), "R@10": float(np.mean(closeness))}

@@ -70,6 +70,13 @@ FAMILIARITY_NEIGHBOURS = 5
 FAMILIARITY_KEPT = 2048  # training items kept to compare with (a sample when there are more)
 
 
+def _at_most_kept(rows: np.ndarray, seed: int) -> np.ndarray:
+    """A fixed sample of FAMILIARITY_KEPT rows when there are more."""
+    if len(rows) <= FAMILIARITY_KEPT:
+        return rows
+    return rows[np.random.default_rng(seed).choice(len(rows), FAMILIARITY_KEPT, replace=False)]
+
+
 @dataclass(frozen=True)
 class Familiarity:
     """How near an item's features lie to the features the projection was trained on: the mean cosine to
@@ -87,10 +94,7 @@ class Familiarity:
         centred = standardised - standardised.mean(axis=0)
         _, _, rows = np.linalg.svd(centred, full_matrices=False)
         basis = rows[:FAMILIARITY_DIMS].T.astype(np.float32)
-        kept = standardised
-        if len(kept) > FAMILIARITY_KEPT:
-            kept = kept[np.random.default_rng(seed).choice(len(kept), FAMILIARITY_KEPT, replace=False)]
-        return cls(basis, l2_normalise(kept @ basis), bar, width)
+        return cls(basis, _at_most_kept(l2_normalise(standardised @ basis), seed), bar, width)
 
     def closeness(self, standardised: np.ndarray) -> np.ndarray:
         """(n,) mean cosine to the nearest training items."""
@@ -99,16 +103,18 @@ class Familiarity:
         return np.sort(sims, axis=1)[:, -k:].mean(axis=1)
 
     def share(self, standardised: np.ndarray) -> np.ndarray:
-        z = (self.closeness(standardised) - self.bar) / max(self.width, 1e-6)
+        return self.share_at(self.closeness(standardised))
+
+    def share_at(self, closeness: np.ndarray) -> np.ndarray:
+        """The share of items this close: the logistic around the bar."""
+        z = (np.asarray(closeness) - self.bar) / max(self.width, 1e-6)
         return (1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))).astype(np.float32)
 
     def including(self, standardised: np.ndarray, seed: int = 0) -> Familiarity:
         """The same gate, with these items counted as known too (`omnidex adapt` teaches the projection a
         library's own pictures: they are then familiar)."""
         known = np.concatenate([self.known, l2_normalise(np.atleast_2d(standardised) @ self.basis)])
-        if len(known) > FAMILIARITY_KEPT:
-            known = known[np.random.default_rng(seed).choice(len(known), FAMILIARITY_KEPT, replace=False)]
-        return replace(self, known=known)
+        return replace(self, known=_at_most_kept(known, seed))
 
     def with_bar(self, bar: float, width: float) -> Familiarity:
         return replace(self, bar=bar, width=width)
