@@ -14,6 +14,15 @@ empty), otherwise retrieval would just be string matching on the question.
 - shell-faq: the zsh FAQ (`zsh-common`) and the Git FAQ (`git-doc`): long answers with code and
   examples (median about 200 words, up to 1,300), like the perlfaq our held-back check uses.
 
+Long-answer sets (issue 23): manuals cut into sections of about 300 to 1,500 words (subsections merged into
+their section until it holds at most 1,500), each queried by a natural query made of the manual's subject and
+the section's heading, never by its text. Sections outside that range stay as distractors.
+
+- python-howto: the Python HOWTOs (`python3.11-doc`, howto/*.html): prose with code.
+- tool-manuals: the Git User Manual (`git-doc`, user-manual.html) and the Bash Reference Manual (`bash-doc`,
+  bashref.html): commands, their options and output.
+- debian-reference: the Debian Reference (`debian-reference-en`): prose, shell sessions and package tables.
+
 Packages are fetched with `apt-get download` into the cache folder (once) and
 unpacked with `dpkg-deb -x`. Each dataset is written as
 DEST/<name>/{corpus.jsonl, queries.jsonl, qrels/test.tsv}.
@@ -27,7 +36,7 @@ import json
 import re
 import shutil
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -44,6 +53,12 @@ R_FAQ = "r-faq"
 PYTHON_FAQ = "python-faq"
 PYTHON_DOC = "python3.11-doc"
 SHELL_FAQ = "shell-faq"
+PYTHON_HOWTO = "python-howto"
+TOOL_MANUALS = "tool-manuals"
+DEBIAN_REFERENCE = "debian-reference"
+LONG_SETS = (PYTHON_HOWTO, TOOL_MANUALS, DEBIAN_REFERENCE)
+LONG_MIN_WORDS = 300  # a long-answer set's queried sections hold this many words...
+LONG_MAX_WORDS = 1500  # ...to this many; a section over it is cut into its subsections
 
 # A heading is a question if it has a question mark or opens like one ("How to report a bug").
 _QUESTION_START = re.compile(
@@ -61,6 +76,7 @@ class Section:
     heading: str  # without the number
     text: str
     corpus_only: bool = False  # chapter intros (their titles are topics, not questions) and distractors
+    query: str | None = None  # the query, when it is made from the heading (long-answer sets), not the heading
 
 
 # --------------------------------------------------------------------------- shared helpers
@@ -122,7 +138,8 @@ def _strip_question(section: Section) -> str:
 
     Call only for question sections: a topic heading like "dpkg" is an ordinary word of its answer.
     """
-    return section.text.replace(section.heading, " ")
+    text = section.text.replace(section.heading, " ")
+    return text.replace(section.query, " ") if section.query else text
 
 
 def write_beir(dest: Path, name: str, sections: Iterable[Section]) -> Path:
@@ -137,7 +154,7 @@ def write_beir(dest: Path, name: str, sections: Iterable[Section]) -> Path:
     qrels: list[tuple[str, str]] = []
     seen: set[str] = set()
     for section in sections:
-        queryable = not section.corpus_only and is_question(section.heading)
+        queryable = not section.corpus_only and (section.query is not None or is_question(section.heading))
         text = clean_text(_strip_question(section) if queryable else section.text)
         if word_count(text) < MIN_WORDS:
             continue
@@ -148,7 +165,7 @@ def write_beir(dest: Path, name: str, sections: Iterable[Section]) -> Path:
         docs.append({"_id": doc_id, "title": "", "text": text})
         if queryable:
             query_id = f"{name}-q{section.number}"
-            queries.append({"_id": query_id, "text": section.heading})
+            queries.append({"_id": query_id, "text": section.query or section.heading})
             qrels.append((query_id, doc_id))
     _write_jsonl(folder / "corpus.jsonl", docs)
     _write_jsonl(folder / "queries.jsonl", queries)
@@ -384,6 +401,275 @@ def build_shell_faq(dest: Path, cache: Path) -> Path:
                                         *git_faq_sections(git.read_text(encoding="utf-8"))])
 
 
+# --------------------------------------------------------------------------- long-answer sets (manuals)
+
+_ADMONITIONS = {"note", "tip", "warning", "caution", "important", "admonition", "sidebar"}
+_NUMBERED = re.compile(r"^(?:(?:Chapter|Appendix)\s+)?[\dA-Z]+(?:\.\d+)*\.?\s+(.+)$", re.DOTALL)
+# Headings that name no subject of their own: as queries they would ask about nothing in particular.
+_GENERIC_HEADINGS = {"introduction", "summary", "references", "acknowledgements", "acknowledgments",
+                     "conclusion", "overview", "background", "examples", "example", "notes", "see also",
+                     "further reading", "resources", "other", "miscellaneous", "abstract", "contents",
+                     "glossary", "preface", "basic usage", "usage", "a simple example"}
+
+
+@dataclass
+class _Heading:
+    """One heading of a manual and the text up to the next heading (the heading itself excluded)."""
+
+    level: int
+    title: str
+    text: str = ""
+    children: list[_Heading] | None = None
+
+
+class _HeadingTree(HTMLParser):
+    """A manual page as (level, heading, text) in document order.
+
+    Navigation bars and tables of contents are skipped; admonition titles ("Note", "Tip") stay text;
+    a cross-reference to another section is reduced to "another section", since its text quotes that
+    section's heading, which is a query.
+    """
+
+    SKIP_CLASSES = {"navheader", "navfooter", "toc", "contents", "list-of-tables", "list-of-figures", "header"}
+
+    def __init__(self, internal_links: bool = False) -> None:
+        """`internal_links`: every link to an anchor of the page is a cross-reference (texinfo's HTML)."""
+        super().__init__(convert_charrefs=True)
+        self._internal_links = internal_links
+        self.headings: list[_Heading] = []
+        self._body: list[str] = []
+        self._heading: list[str] | None = None
+        self._heading_level = 0
+        self._div_stack: list[set[str]] = []
+        self._skip_at: int | None = None
+        self._admonition = 0
+        self._in_pre = 0
+        self._xref = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        classes = set((dict(attrs).get("class") or "").split())
+        if tag in ("div", "nav"):
+            self._div_stack.append(classes)
+            if self._skip_at is None and classes & self.SKIP_CLASSES:
+                self._skip_at = len(self._div_stack)
+            if classes & _ADMONITIONS:
+                self._admonition += 1
+        if self._skip_at is not None:
+            return
+        if tag in _HEADING_TAGS and not self._admonition:
+            self._heading, self._heading_level = [], int(tag[1])
+        elif tag == "a" and ("xref" in classes or self._xref or (
+                self._internal_links and (dict(attrs).get("href") or "").startswith("#"))):
+            self._xref += 1
+        elif tag == "pre":
+            self._in_pre += 1
+        if tag in _BLOCK_TAGS or (tag in _HEADING_TAGS and self._admonition):
+            self._body.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("div", "nav") and self._div_stack:
+            classes = self._div_stack.pop()
+            if classes & _ADMONITIONS:
+                self._admonition -= 1
+            if self._skip_at is not None and self._skip_at > len(self._div_stack):
+                self._skip_at = None
+                return
+        if self._skip_at is not None:
+            return
+        if tag in _HEADING_TAGS and self._heading is not None:
+            title = " ".join("".join(self._heading).split())
+            self._heading = None
+            self._flush()
+            match = _NUMBERED.match(title)
+            self.headings.append(_Heading(self._heading_level, match.group(1) if match else title))
+        elif tag == "a" and self._xref:
+            self._xref -= 1
+            if not self._xref:
+                self._body.append("another section")
+        elif tag == "pre":
+            self._in_pre -= 1
+        if tag in _BLOCK_TAGS or (tag in _HEADING_TAGS and self._admonition):
+            self._body.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if self._skip_at is not None or self._xref:
+            return
+        if self._heading is not None:
+            self._heading.append(data)
+        else:
+            self._body.append(data if self._in_pre else re.sub(r"\s+", " ", data))
+
+    def _flush(self) -> None:
+        if self.headings:
+            self.headings[-1].text += "".join(self._body)
+        self._body = []  # text before the first heading (a title page) is dropped
+
+    def close(self) -> None:
+        super().close()
+        self._flush()
+
+
+def _tree(headings: list[_Heading]) -> list[_Heading]:
+    """Headings nested by level: each takes the following deeper headings as its children."""
+    roots: list[_Heading] = []
+    stack: list[_Heading] = []
+    for heading in headings:
+        heading.children = []
+        while stack and stack[-1].level >= heading.level:
+            stack.pop()
+        (stack[-1].children if stack else roots).append(heading)
+        stack.append(heading)
+    return roots
+
+
+def _all_text(heading: _Heading) -> str:
+    """A heading's text and its subsections' text, their headings left out."""
+    return "\n".join([heading.text, *(_all_text(child) for child in heading.children or [])])
+
+
+def long_sections(roots: list[_Heading], prefix: str, topic: str,
+                  query: Callable[[str, str], str]) -> list[Section]:
+    """Sections of about LONG_MIN_WORDS to LONG_MAX_WORDS words: a heading with all its subsections when
+    they hold at most LONG_MAX_WORDS, else its own text and each subsection in turn.
+
+    A merged section under LONG_MIN_WORDS, an over-long heading's own text, a top heading's introduction
+    (its title is the page's subject) and a section with a generic heading ("Introduction") are
+    distractors. QUERY(topic, heading) is a merged section's query.
+    """
+    sections: list[Section] = []
+    counter = 0
+
+    def walk(heading: _Heading, top: bool) -> None:
+        nonlocal counter
+        counter += 1
+        text = _all_text(heading)
+        whole = word_count(text) <= LONG_MAX_WORDS
+        if not whole:
+            text = heading.text
+        queryable = (whole and not top and word_count(text) >= LONG_MIN_WORDS
+                     and heading.title.lower().rstrip(".:?") not in _GENERIC_HEADINGS)
+        sections.append(Section(f"{prefix}{counter}", heading.title, text, corpus_only=not queryable,
+                                query=query(topic, heading.title) if queryable else None))
+        if not whole:
+            for child in heading.children or []:
+                walk(child, False)
+
+    for root in roots:
+        walk(root, True)
+    return sections
+
+
+def _parsed(html: str, internal_links: bool = False) -> list[_Heading]:
+    parser = _HeadingTree(internal_links)
+    parser.feed(html)
+    parser.close()
+    return parser.headings
+
+
+def _drop_ambiguous(sections: list[Section]) -> list[Section]:
+    """A query two sections share ("Debian: Examples") names neither: both become distractors."""
+    counts: dict[str, int] = {}
+    for section in sections:
+        if section.query:
+            counts[section.query.lower()] = counts.get(section.query.lower(), 0) + 1
+    return [Section(s.number, s.heading, s.text, corpus_only=True) if s.query and counts[s.query.lower()] > 1
+            else s for s in sections]
+
+
+def _subject_query(topic: str, heading: str) -> str:
+    """"Python sorting: Key Functions"; the heading alone when it names the subject already."""
+    if topic.lower() in heading.lower():
+        return heading
+    return f"{topic}: {heading}"
+
+
+# "Sorting HOW TO", "Descriptor HowTo Guide", "HOWTO Fetch Internet Resources Using The urllib Package".
+_HOWTO_WORDS = re.compile(r"\b(HOW ?TO|How-To|HowTo)\b( Guide)?", re.IGNORECASE)
+
+
+def howto_topic(title: str) -> str:
+    """A HOWTO's subject as a user would name it: "Sorting HOW TO" -> "Python sorting"."""
+    subject = " ".join(_HOWTO_WORDS.sub(" ", title).split())
+    if "python" not in subject.lower():
+        subject = f"Python {subject[:1].lower()}{subject[1:]}"
+    return subject
+
+
+def python_howto_sections(howto_dir: Path) -> list[Section]:
+    """Every HOWTO page (the index excluded) cut into long sections, queried by its subject and heading."""
+    sections: list[Section] = []
+    pages = [p for p in sorted(howto_dir.glob("*.html")) if p.stem != "index"]
+    for number, page in enumerate(pages, 1):
+        body = _SPHINX_BODY.search(page.read_text(encoding="utf-8"))
+        if not body:
+            raise ValueError(f"no Sphinx body in {page}")
+        html = _SPHINX_SECTION_REF.sub("another section", _SPHINX_NOISE.sub("", body.group(1)))
+        roots = _tree(_parsed(html))
+        if not roots:
+            continue
+        topic = howto_topic(roots[0].title)
+        sections.extend(long_sections(roots, f"{number}.", topic, _subject_query))
+    return _drop_ambiguous(sections)
+
+
+def build_python_howto(dest: Path, cache: Path) -> Path:
+    """Python HOWTOs -> DEST/python-howto."""
+    root = fetch_package(PYTHON_DOC, cache)
+    found = sorted((root / "usr" / "share" / "doc").glob("python3*/html/howto"))
+    if not found:
+        raise RuntimeError(f"no html/howto folder under {root}/usr/share/doc")
+    return write_beir(dest, PYTHON_HOWTO, python_howto_sections(found[0]))
+
+
+def git_manual_sections(html: str) -> list[Section]:
+    """The Git User Manual's chapters cut into long sections, queried as "Git: <heading>"."""
+    # The manual's own title heads everything: its chapters are the top headings.
+    headings = [h for h in _parsed(html) if h.title != "Git User Manual"]
+    return long_sections(_tree(headings), "git-", "Git", _subject_query)
+
+
+# The Bash manual's title pages, and its indexes and licence: lists of names, not answers.
+_BASH_SKIPPED = re.compile(r"^(Bash Reference Manual|Bash Features|Table of Contents)$|Index|License")
+
+
+def bash_manual_sections(html: str) -> list[Section]:
+    """The Bash Reference Manual's chapters cut into long sections, queried as "Bash: <heading>"."""
+    # The title pages are h1 headings: the chapters (h2) are the top headings.
+    headings = [h for h in _parsed(html, internal_links=True) if h.level > 1]
+    roots = [root for root in _tree(headings) if not _BASH_SKIPPED.search(root.title)]
+    for root in roots:
+        root.children = [child for child in root.children or [] if not _BASH_SKIPPED.search(child.title)]
+    return long_sections(roots, "bash-", "Bash", _subject_query)
+
+
+def build_tool_manuals(dest: Path, cache: Path) -> Path:
+    """The Git User Manual and the Bash Reference Manual -> DEST/tool-manuals."""
+    git = fetch_package("git-doc", cache) / "usr" / "share" / "doc" / "git-doc" / "user-manual.html"
+    bash = fetch_package("bash-doc", cache) / "usr" / "share" / "doc" / "bash" / "bashref.html"
+    if not (git.is_file() and bash.is_file()):
+        raise RuntimeError(f"user-manual.html or bashref.html is missing under {cache}")
+    return write_beir(dest, TOOL_MANUALS, _drop_ambiguous([*git_manual_sections(git.read_text(encoding="utf-8")),
+                                                           *bash_manual_sections(bash.read_text(encoding="utf-8"))]))
+
+
+def debian_reference_sections(pages: list[Path]) -> list[Section]:
+    """The Debian Reference's chapters cut into long sections, queried as "Debian: <heading>"."""
+    sections: list[Section] = []
+    for number, page in enumerate(pages, 1):
+        roots = _tree(_parsed(page.read_text(encoding="utf-8")))
+        sections.extend(long_sections(roots, f"{number}.", "Debian", _subject_query))
+    return _drop_ambiguous(sections)
+
+
+def build_debian_reference(dest: Path, cache: Path) -> Path:
+    """Debian Reference -> DEST/debian-reference (the chapters and the appendix)."""
+    folder = fetch_package("debian-reference-en", cache) / "usr" / "share" / "debian-reference"
+    pages = sorted(folder.glob("ch*.en.html")) + sorted(folder.glob("ap*.en.html"))
+    if not pages:
+        raise RuntimeError(f"no chapter pages under {folder}")
+    return write_beir(dest, DEBIAN_REFERENCE, debian_reference_sections(pages))
+
+
 # --------------------------------------------------------------------------- R FAQ (PDF)
 
 MARGIN_BAND = 0.08  # top/bottom fraction of the page holding the running header ("Chapter 7: ... 39")
@@ -493,12 +779,18 @@ def _count_lines(path: Path) -> int:
         return sum(1 for _ in handle)
 
 
+BUILDERS = {DEBIAN_FAQ: build_debian_faq, R_FAQ: build_r_faq, PYTHON_FAQ: build_python_faq,
+            SHELL_FAQ: build_shell_faq, PYTHON_HOWTO: build_python_howto, TOOL_MANUALS: build_tool_manuals,
+            DEBIAN_REFERENCE: build_debian_reference}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="destination of the BEIR folders")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="where the .deb files are kept")
+    parser.add_argument("--sets", nargs="+", choices=sorted(BUILDERS), help="build only these (default: all)")
     args = parser.parse_args(argv)
-    for build in (build_debian_faq, build_r_faq, build_python_faq, build_shell_faq):
+    for build in (BUILDERS[name] for name in (args.sets or BUILDERS)):
         folder = build(args.out, args.cache)
         docs = _count_lines(folder / "corpus.jsonl")
         queries = _count_lines(folder / "queries.jsonl")

@@ -16,6 +16,9 @@ from tests.conftest import load_bench_script
 # the floors leave room for later FAQ editions without letting a broken splitter pass.
 MINIMUMS = {"debian-faq": (100, 120), "r-faq": (60, 80), "python-faq": (150, 160),
             "shell-faq": (65, 75)}  # (queries, docs)
+# The long-answer sets, measured on python3.11-doc 3.11.2 (92 queries, 215 docs), git-doc 2.39 with
+# bash-doc 5.2.15 (54 queries, 163 docs) and debian-reference-en 2.100 (78 queries, 245 docs).
+LONG_MINIMUMS = {"python-howto": (80, 190), "tool-manuals": (45, 140), "debian-reference": (65, 220)}
 
 
 def _read_jsonl(path: Path) -> dict[str, dict[str, str]]:
@@ -37,10 +40,13 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "r-faq": converter.build_r_faq(out, cache),
         "python-faq": converter.build_python_faq(out, cache),
         "shell-faq": converter.build_shell_faq(out, cache),
+        "python-howto": converter.build_python_howto(out, cache),
+        "tool-manuals": converter.build_tool_manuals(out, cache),
+        "debian-reference": converter.build_debian_reference(out, cache),
     }
 
 
-@pytest.mark.parametrize("name", ["debian-faq", "r-faq", "python-faq", "shell-faq"])
+@pytest.mark.parametrize("name", ["debian-faq", "r-faq", "python-faq", "shell-faq", *LONG_MINIMUMS])
 def test_faq_benchmark_is_consistent(built: dict[str, Path], name: str) -> None:
     folder = built[name]
     assert folder.name == name
@@ -51,7 +57,7 @@ def test_faq_benchmark_is_consistent(built: dict[str, Path], name: str) -> None:
         assert next(reader) == ["query-id", "corpus-id", "score"]
         qrels = list(reader)
 
-    min_queries, min_docs = MINIMUMS[name]
+    min_queries, min_docs = {**MINIMUMS, **LONG_MINIMUMS}[name]
     assert len(queries) >= min_queries and len(corpus) >= min_docs, (len(queries), len(corpus))
     assert len(corpus) > len(queries), "non-question sections should remain as distractors"
 
@@ -68,3 +74,26 @@ def test_faq_benchmark_is_consistent(built: dict[str, Path], name: str) -> None:
     # Cross-references are reduced to "Section N", so no answer quotes any question verbatim.
     leaked = [q["_id"] for q in queries.values() if any(q["text"] in d["text"] for d in corpus.values())]
     assert not leaked, leaked
+
+
+@pytest.mark.parametrize("name", list(LONG_MINIMUMS))
+def test_long_answer_sets_hold_long_answers_with_code(built: dict[str, Path], name: str) -> None:
+    """Every judged answer is a whole section of 300 to 1,500 words, none repeats its heading, and code stays."""
+    converter = load_bench_script("faq_to_beir")
+    folder = built[name]
+    corpus = _read_jsonl(folder / "corpus.jsonl")
+    queries = _read_jsonl(folder / "queries.jsonl")
+    with open(folder / "qrels" / "test.tsv", encoding="utf-8", newline="") as handle:
+        judged = {q: d for q, d, _ in list(csv.reader(handle, delimiter="\t"))[1:]}
+    lengths = [len(corpus[doc]["text"].split()) for doc in judged.values()]
+    assert min(lengths) >= converter.LONG_MIN_WORDS and max(lengths) <= converter.LONG_MAX_WORDS
+    for query_id, doc_id in judged.items():
+        heading = queries[query_id]["text"].split(": ", 1)[-1]
+        # The section's own heading is never its first line (headings are not indexed text).
+        assert not corpus[doc_id]["text"].startswith(heading), doc_id
+    # Queries name a subject, not a generic heading, and no two ask the same.
+    texts = [q["text"].lower() for q in queries.values()]
+    assert len(set(texts)) == len(texts)
+    assert not any(t.split(": ", 1)[-1] in ("introduction", "summary", "examples") for t in texts)
+    code = {"python-howto": "import ", "tool-manuals": "$ git ", "debian-reference": "$ "}[name]
+    assert sum(code in corpus[d]["text"] for d in judged.values()) >= 5, "code examples were lost"
