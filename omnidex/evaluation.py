@@ -8,6 +8,11 @@ file name. Each run (a search mode, with or without the relevance cutoff) is
 scored by R@1, R@5, R@10, R@100, MRR@10 and nDCG@10 over documents (a document's
 rank is its best segment's rank), and by the share of queries that came back empty.
 
+A text set also has a reference run, "whole-document": one vector per document (the text
+encoder's document encoding of all of it, truncated at the model's limit as it must be),
+ranked by cosine with the query's vector. It is what one vector per answer reaches, the mark
+the chunked search aims at on sets of long answers (issue 23), not a way Omnidex searches.
+
 Ingesting media is slow and retrieval is what gets tuned, so an index can be kept
 in a cache folder keyed by the model versions, the ingestion code and the set's
 files: a rerun after a retrieval change reuses it, an ingestion change rebuilds it.
@@ -61,6 +66,7 @@ class Run:
     name: str
     mode: SearchMode | None
     cutoff: bool
+    reference: bool = False  # not a search: one vector per whole document (text sets only)
 
 
 RUNS = {
@@ -68,7 +74,9 @@ RUNS = {
     "hybrid+cutoff": Run("hybrid+cutoff", SearchMode.HYBRID, True),
     "default": Run("default", None, False),
     "default+cutoff": Run("default+cutoff", None, True),
+    "whole-document": Run("whole-document", None, False, reference=True),
 }
+WHOLE_DOCUMENT_VECTORS = "whole-document-vectors.npz"
 
 
 def is_media_set(root: Path) -> bool:
@@ -161,6 +169,34 @@ def rankings(app: Omnidex, dataset: BeirDataset, run: Run, limit: int = 100) -> 
     return ranked
 
 
+def whole_document_rankings(app: Omnidex, dataset: BeirDataset, limit: int = 100) -> dict[str, list[str]]:
+    """Query id -> corpus ids by the cosine of the query with one vector per whole document.
+
+    The vectors are kept beside the index (its folder is keyed by the models and the documents).
+    """
+    import numpy as np
+
+    if dataset.is_media:
+        raise ValueError("the whole-document reference is for text sets")
+    encoder = app.text_encoder
+    ids = sorted(dataset.corpus)
+    cached = app.settings.data_dir / WHOLE_DOCUMENT_VECTORS
+    vectors = None
+    if cached.is_file():
+        with np.load(cached) as kept:
+            if list(kept["ids"]) == ids:
+                vectors = kept["vectors"]
+    if vectors is None:
+        vectors = np.asarray(encoder.encode_document([dataset.corpus[i] for i in ids]), dtype=np.float32)
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cached, ids=np.array(ids), vectors=vectors)
+    vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    wanted = list(dataset.qrels)
+    queries = np.asarray(encoder.encode_query([dataset.queries[q] for q in wanted]), dtype=np.float32)
+    cosines = queries @ vectors.T
+    return {qid: [ids[j] for j in np.argsort(-row, kind="stable")[:limit]] for qid, row in zip(wanted, cosines)}
+
+
 def score(dataset: BeirDataset, ranked: dict[str, list[str]]) -> dict[str, float]:
     per_query = [query_metrics(ranked[qid], relevant) for qid, relevant in dataset.qrels.items()]
     return {m: round(statistics.fmean(q[m] for q in per_query), 4) if per_query else 0.0 for m in METRICS}
@@ -179,7 +215,7 @@ def evaluate(dataset_dir: Path, modes: Iterable[SearchMode | Run | str], setting
     results = {}
     with indexed(dataset_dir, dataset, settings, index_dir, progress, stale_ok) as app:
         for run in resolve_runs(modes):
-            ranked = rankings(app, dataset, run)
+            ranked = whole_document_rankings(app, dataset) if run.reference else rankings(app, dataset, run)
             if details is not None:
                 details[run.name] = {qid: ids[:10] for qid, ids in ranked.items()}
             results[run.name] = score(dataset, ranked)
