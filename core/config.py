@@ -46,7 +46,9 @@ class Settings(BaseSettings):
     # machine go first. 0 leaves its priority alone.
     index_niceness: int = Field(default=10, ge=0, le=19)
     model_cache_dir: Path = Path.home() / ".cache" / "omnidex" / "models"
-    image_model: str = "efficientnet-lite2"
+    # Lite0 over Lite2: half the CPU per picture, and its ConSE no worse on any picture domain (README,
+    # "Bindings by domain"); "efficientnet-lite2" stays installed.
+    image_model: str = "efficientnet-lite0"
     speech_model: str = "whisper-base"
     sound_model: str = "yamnet"
     clip_model: str | None = Field(default=None, description="CLIP/SigLIP directory or hub id; adds a `clip` vector")
@@ -56,12 +58,15 @@ class Settings(BaseSettings):
     conse_temperature: float = 3.0
     conse_description_weight: float = 0.25
     # A picture's text-space vector adds this share of its learned projection (encoders/binding.py) to
-    # its ConSE vector; 0 keeps ConSE alone. Set on the picture dev sets (bench/train_binding.py): clip-art
-    # R@10 0.216 -> 0.377, KTuberling 0.243 -> 0.295; at 1.0 0.361 and 0.260.
-    image_binding_weight: float = Field(default=0.5, ge=0.0)
-    # The same for sounds, with YAMNet's embedding: chosen by cross-validation on the training sound effects
-    # (bench/train_binding.py --what sounds); sounds dev set R@10 0.517 (ConSE alone) -> 0.569.
-    sound_binding_weight: float = Field(default=1.0, ge=0.0)
+    # its ConSE vector; 0 keeps ConSE alone. bench/train_binding.py takes the best weight and familiarity
+    # bar that is never below ConSE on a picture domain's dev pairs, its own domain left out of training or
+    # not: for pictures none is, so ConSE alone (the projection read photos and other artists' drawings worse).
+    image_binding_weight: float = Field(default=0.0, ge=0.0)
+    # The same for sounds, with YAMNet's embedding and the gate that ships with it (bar 0.8): effects R@10
+    # 0.155 -> 0.171 left out of training, 0.242 trained on; real recordings 0.657 -> 0.662.
+    sound_binding_weight: float = Field(default=0.25, ge=0.0)
+    # A projection `omnidex adapt` fitted on the library's own pairs knows that library: its share there.
+    adapted_binding_weight: float = Field(default=0.5, ge=0.0)
     # `omnidex adapt`: the picture projection fine-tuned on pairs the archive holds (a figure and its caption,
     # a slide's picture and its title, a frame and the words spoken over it), within these bounds; a share of
     # the pairs is held out, and the adapted projection is kept only if it finds them better.

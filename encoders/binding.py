@@ -149,6 +149,12 @@ def binding_in_use(library: Path, source_model: str, text_model: str) -> Path:
     return adapted if adapted.is_file() else binding_path(source_model, text_model)
 
 
+def weight_in_use(library: Path, source_model: str, text_model: str, committed: float, adapted: float) -> float:
+    """The adapted projection's weight where the library has one (it was fitted on that library's own
+    pictures), else the committed one's."""
+    return adapted if adapted_path(library, source_model, text_model).is_file() else committed
+
+
 def load_binding(source_model: str, text_model: str, path: Path | None = None) -> Binding | None:
     """The projection for this pair of models (the committed one, or the one at `path`), or None
     (ConSE alone) when there is none."""

@@ -11,7 +11,7 @@ import numpy as np
 from core.config import Settings
 from core.once import forget, once
 from encoders.base import TextEncoder
-from encoders.binding import Binding, bind_features, binding_in_use, load_binding
+from encoders.binding import Binding, bind_features, binding_in_use, load_binding, weight_in_use
 from encoders.conse import Conse
 from encoders.text import load_text_encoder
 
@@ -74,17 +74,22 @@ class ModelHub:
         """The learned projection for this image and text model (the library's adapted one, else the one
         that ships), when there is one and it is weighed in."""
         s = self.settings
-        return _binding(s, s.image_model, s.image_binding_weight)
+        return _binding(s, s.image_model, self.image_weight)
+
+    @once
+    def image_weight(self) -> float:
+        s = self.settings
+        return binding_weight(s, s.image_model, s.image_binding_weight)
 
     def embed_pictures(self, pictures: Sequence[Image.Image]) -> Seen:
         """RGB pictures into the text space: ConSE of the labels, bound with the learned projection of the
         features the labels come from (encoders/binding.py) when there is one."""
         probs, features = self.image_tagger.predict_with_features(pictures)
-        return self._bound(probs, features, self.image_conse, self.image_binding, self.settings.image_binding_weight)
+        return self._bound(probs, features, self.image_conse, self.image_binding, self.image_weight)
 
     def forget_bindings(self) -> None:
         """The next picture or sound is bound with whatever projection is in use by then (after adapt)."""
-        forget(self, "image_binding", "sound_binding")
+        forget(self, "image_binding", "image_weight", "sound_binding", "sound_weight")
 
     @once
     def sound_tagger(self) -> SoundTagger:
@@ -105,11 +110,16 @@ class ModelHub:
     @once
     def sound_binding(self) -> Binding | None:
         s = self.settings
-        return _binding(s, s.sound_model, s.sound_binding_weight)
+        return _binding(s, s.sound_model, self.sound_weight)
+
+    @once
+    def sound_weight(self) -> float:
+        s = self.settings
+        return binding_weight(s, s.sound_model, s.sound_binding_weight)
 
     def embed_sounds(self, probs: np.ndarray, features: np.ndarray) -> Seen:
         """Sounds (YAMNet's mean probabilities and embedding over each) into the text space, as pictures."""
-        return self._bound(probs, features, self.sound_conse, self.sound_binding, self.settings.sound_binding_weight)
+        return self._bound(probs, features, self.sound_conse, self.sound_binding, self.sound_weight)
 
     def _bound(self, probs: np.ndarray, features: np.ndarray, conse: Conse, binding: Binding | None,
                weight: float) -> Seen:
@@ -139,6 +149,12 @@ class ModelHub:
         from encoders.clip import ClipEncoder
 
         return ClipEncoder(self.settings.clip_model, self.settings.device)
+
+
+def binding_weight(settings: Settings, source_model: str, committed: float) -> float:
+    """The share of the projection in use: the adapted one's where the library has one."""
+    return weight_in_use(settings.data_dir, source_model, settings.text_model, committed,
+                         settings.adapted_binding_weight)
 
 
 def _binding(settings: Settings, source_model: str, weight: float) -> Binding | None:

