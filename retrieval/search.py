@@ -41,6 +41,16 @@ DIVERSIFY_POOL = 50
 # and FAQ questions unchanged (bench/bench_quality.py).
 LOOKUP_MAX_WORDS = 6
 LOOKUP_MIN_SHARE = 0.5
+# On a lookup BM25 takes this share of the BM25 and dense weights together, dense the rest: BM25 leads, and dense
+# keeps a full say instead of only re-ordering BM25's shortlist (fusion.MINOR_SHARE). A section's subject typed
+# as a few words ("Bash: Shell Functions") reads as a lookup, and BM25's best chunk of a long manual is often
+# another section's mention of them: with the full swap (BM25 0.95) the Git and Bash manuals' nDCG@10 was 0.536
+# against dense alone 0.599; at 0.55 0.605, the Debian Reference 0.761 (BM25 alone 0.738), the Python HOWTOs
+# 0.713 (dense alone 0.684); the FAQs' questions are no lookups (bench/bench_quality.py). Words heard in a
+# recording are another matter: dense similarity of four words to a misheard transcript is a weak clue, and
+# BM25 keeps its old lead there (spoken four-word phrases R@10 0.750 at 0.95, 0.658 at 0.55; BM25 alone 0.733).
+LOOKUP_BM25_SHARE = 0.55
+LOOKUP_BM25_SHARE_HEARD = {"transcript": 0.95}
 PHRASE_MIN_SHARE = 0.66  # spoken four-word phrases R@10 0.642 -> 0.658 on the dev set; FAQ questions unaffected
 # Only these open a question without a question mark: "is based on the", "can be used even" are four
 # words heard in a recording, and an auxiliary leads such runs as often as it leads a question.
@@ -197,8 +207,11 @@ class Searcher:
         lists = {name: items for name, items in lists.items() if name != "phrase" or name in deciders}
         weights = None
         if self.fuser.weights and looks_up(text, lists, points):
-            # Lexical evidence leads and dense similarity breaks its ties: the two trade their base weights.
-            weights = {**self.fuser.weights, "bm25": self.fuser.weight("dense"), "dense": self.fuser.weight("bm25")}
+            # Lexical evidence leads and dense similarity keeps its say.
+            both = self.fuser.weight("dense") + self.fuser.weight("bm25")
+            heard = points[lists["bm25"][0].id].payload.get("modality", "")
+            share = LOOKUP_BM25_SHARE_HEARD.get(heard, LOOKUP_BM25_SHARE)
+            weights = {**self.fuser.weights, "bm25": share * both, "dense": (1 - share) * both}
             deciders.add("bm25")
         fused = self.fuser.fuse(lists, deciders, weights)
         if text and self.fuser.scores_estimate_relevance:  # a bonus in deviations means nothing to an order

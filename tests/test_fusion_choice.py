@@ -87,3 +87,25 @@ def test_questions_are_told_from_statements() -> None:
     assert is_question("what is a harbour crane")
     assert is_question("is a harbour crane tall?")
     assert not is_question("is based on the")  # four words heard in a recording, not a question
+
+
+def test_a_lookup_keeps_the_dense_say(corpus) -> None:
+    """On a lookup BM25 leads, but dense is no minor list: a section's subject typed as a few words is found by
+    what the section says, not only among BM25's best chunks (often another section's mention of the words)."""
+    from retrieval.fusion import MINOR_SHARE
+    from retrieval.search import LOOKUP_BM25_SHARE
+
+    app, paragraphs = corpus
+    query, _ = phrases(paragraphs, 1, seed=3)[0]
+    searcher = app.searcher
+    lists, points = searcher._candidates(*_vectors(app, query), SearchMode.HYBRID, None, 100)
+    assert looks_up(query, lists, points)
+    fuser = searcher.fuser
+    both = fuser.weight("bm25") + fuser.weight("dense")
+    weights = {**fuser.weights, "bm25": LOOKUP_BM25_SHARE * both, "dense": (1 - LOOKUP_BM25_SHARE) * both}
+    assert weights["dense"] < weights["bm25"] and weights["dense"] > MINOR_SHARE * weights["bm25"]
+    deciders = may_decide(lists, points, query) | {"bm25"}
+    kept = {k: v for k, v in lists.items() if k != "phrase" or k in deciders}
+    expected = fuser.fuse(kept, deciders, weights)
+    ranked = searcher.rank(query, lists, points)
+    assert [f.id for f in ranked][:10] == [f.id for f in sorted(expected, key=lambda f: -f.score)][:10]
