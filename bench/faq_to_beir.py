@@ -36,7 +36,7 @@ import json
 import re
 import shutil
 import subprocess
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -324,16 +324,23 @@ class _SphinxSections(_DocBookSections):
             self._current = (f"{self._page}.{self._count}", text, False)
 
 
-def sphinx_faq_sections(faq_dir: Path) -> list[Section]:
-    """Every headed section of the FAQ pages (the index page excluded), page by page."""
-    sections: list[Section] = []
-    pages = [p for p in sorted(faq_dir.glob("*.html")) if p.stem != "index"]
+def sphinx_bodies(folder: Path, reference: str) -> Iterator[tuple[int, str]]:
+    """(page number, main body HTML) of every Sphinx page but the index, links to other sections replaced by
+    `reference` so that no text quotes another query."""
+    pages = [p for p in sorted(folder.glob("*.html")) if p.stem != "index"]
     for number, page in enumerate(pages, 1):
         body = _SPHINX_BODY.search(page.read_text(encoding="utf-8"))
         if not body:
             raise ValueError(f"no Sphinx body in {page}")
+        yield number, _SPHINX_SECTION_REF.sub(reference, _SPHINX_NOISE.sub("", body.group(1)))
+
+
+def sphinx_faq_sections(faq_dir: Path) -> list[Section]:
+    """Every headed section of the FAQ pages (the index page excluded), page by page."""
+    sections: list[Section] = []
+    for number, html in sphinx_bodies(faq_dir, "another answer"):
         parser = _SphinxSections(number)
-        parser.feed(_SPHINX_SECTION_REF.sub("another answer", _SPHINX_NOISE.sub("", body.group(1))))
+        parser.feed(html)
         parser.close()
         sections.extend(parser.sections)
     return sections
@@ -598,12 +605,7 @@ def howto_topic(title: str) -> str:
 def python_howto_sections(howto_dir: Path) -> list[Section]:
     """Every HOWTO page (the index excluded) cut into long sections, queried by its subject and heading."""
     sections: list[Section] = []
-    pages = [p for p in sorted(howto_dir.glob("*.html")) if p.stem != "index"]
-    for number, page in enumerate(pages, 1):
-        body = _SPHINX_BODY.search(page.read_text(encoding="utf-8"))
-        if not body:
-            raise ValueError(f"no Sphinx body in {page}")
-        html = _SPHINX_SECTION_REF.sub("another section", _SPHINX_NOISE.sub("", body.group(1)))
+    for number, html in sphinx_bodies(howto_dir, "another section"):
         roots = _tree(_parsed(html))
         if not roots:
             continue
