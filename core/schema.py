@@ -42,6 +42,7 @@ class FileType(str, Enum):
     IMAGE = "image"
     AUDIO = "audio"
     VIDEO = "video"
+    PLAINTEXT = "plaintext"  # a text file: .txt, Markdown (sections by heading, places by line)
     TEXT = "text"  # plain-text documents without a file (evaluation corpora, API input)
 
 
@@ -77,6 +78,10 @@ class Segment:
     slide: int | None = None
     t0: float | None = None
     t1: float | None = None
+    # A text file's place, as a page is a PDF's: the first and last line (1-based) the segment was read from,
+    # and the heading of the section it lies in (None before the first heading and in plain text).
+    lines: tuple[int, int] | None = None
+    section: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     # Set by extractors whose segments are not plain text: a vector already in
     # the text space (ConSE), a CLIP-family image vector, a JPEG thumbnail.
@@ -136,6 +141,10 @@ def segment_payload(asset: Asset, info: dict[str, Any], segment: Segment) -> dic
         value = getattr(segment, key)
         if value is not None:
             payload[key] = value
+    if segment.lines is not None:
+        payload["line_start"], payload["line_end"] = segment.lines
+    if segment.section is not None:
+        payload["section"] = segment.section
     tags = [*info.get("tags", []), *segment.extra.get("tags", [])]
     payload.update(segment.extra)
     if tags:  # asset tags (user's, EXIF keywords) and the segment's own (labels) both count

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from retrieval.search import SearchHit
 
-MORE_FIELDS = ("page", "slide", "t0", "t1", "score", "id")  # what a JSON row says of another hit in its file
+MORE_FIELDS = ("page", "slide", "lines", "t0", "t1", "score", "id")  # what a JSON row says of another hit in its file
 
 
 def clock(seconds: float) -> str:
@@ -22,14 +22,25 @@ def clock(seconds: float) -> str:
 
 
 def place(hit: SearchHit) -> str:
-    """Where in its file the hit is, as people say it: "page 3", "slide 2", "1:05"; "" for a whole file."""
+    """Where in its file the hit is, as people say it: "page 3", "slide 2", "1:05", "Install, lines 12-40"
+    (a text file's section heading and lines); "" for a whole file."""
     if hit.page is not None:
         return f"page {hit.page}"
     if hit.slide is not None:
         return f"slide {hit.slide}"
     if hit.t0 is not None:
         return clock(hit.t0)
+    if (span := lines(hit)) is not None:
+        said = f"line {span[0]}" if span[0] == span[1] else f"lines {span[0]}-{span[1]}"
+        section = hit.payload.get("section")
+        return f"{section}, {said}" if section else said
     return ""
+
+
+def lines(hit: SearchHit) -> list[int] | None:
+    """A text file's hit: its first and last line (1-based); None for any other."""
+    start, end = hit.payload.get("line_start"), hit.payload.get("line_end")
+    return None if start is None else [start, end if end is not None else start]
 
 
 def label(hit: SearchHit, separator: str = " · ") -> str:
@@ -46,6 +57,8 @@ def hit_json(hit: SearchHit) -> dict[str, Any]:
         "modality": hit.modality,
         "page": hit.page,
         "slide": hit.slide,
+        "lines": lines(hit),  # a text file's first and last line
+        "section": hit.payload.get("section"),  # and the heading of its section
         "t0": hit.t0,  # the moment to jump to; inside a transcript span, when the query's words are said
         "t1": hit.t1,
         "score": round(hit.score, 6),
