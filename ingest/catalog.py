@@ -15,6 +15,10 @@ Paths are stored in `core.paths.to_text` form, so a file name that is not
 UTF-8 has a row like any other; every method takes and returns native paths.
 A file indexed only in part (over its work budget, or damaged) is `indexed`
 with its `partial` column saying what was lost and why.
+
+Files found under a run's roots that ingestion does not read at all (an unknown
+extension) are listed in `skipped` with the reason, apart from `files`: they
+hold no asset and no points. Each run replaces the list under its roots.
 """
 
 from __future__ import annotations
@@ -51,9 +55,12 @@ CREATE TABLE IF NOT EXISTS retired (asset_id TEXT PRIMARY KEY);
 
 # The catalog's layout version (SQLite's user_version) and how to bring an older one up to it, step by step
 # (rclip's ensure_version). 0: a catalog from before versions were kept (the `partial` column may be missing).
-SCHEMA_VERSION = 1
+# 1: no `skipped` table (files not read at all went unrecorded).
+SCHEMA_VERSION = 2
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     0: lambda c: None if "partial" in _columns(c, "files") else c.execute("ALTER TABLE files ADD COLUMN partial TEXT"),
+    1: lambda c: c.execute("CREATE TABLE IF NOT EXISTS skipped (path TEXT PRIMARY KEY, reason TEXT NOT NULL,"
+                           " updated_at TEXT NOT NULL)"),
 }
 
 INDEXED = "indexed"
@@ -219,6 +226,27 @@ class Catalog:
             for key, value in meta.items():
                 _set_meta(c, key, value)
         return changed
+
+    # --- skipped files ---------------------------------------------------------------
+
+    def replace_skipped(self, roots: list[str], skipped: list[tuple[str, str]]) -> None:
+        """The files a run found under `roots` and did not read, (path, reason), replacing those listed before
+        under the same roots (a file since removed, renamed or now read leaves the list)."""
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        with self._tx() as c:
+            for root in map(to_text, roots):
+                prefix = root.rstrip("/") + "/"
+                c.execute("DELETE FROM skipped WHERE path=? OR (path>=? AND path<?)",
+                          (root, prefix, prefix[:-1] + chr(ord("/") + 1)))
+            c.executemany("INSERT OR REPLACE INTO skipped(path, reason, updated_at) VALUES (?, ?, ?)",
+                          [(to_text(path), reason, now) for path, reason in skipped])
+
+    def skipped(self) -> list[tuple[str, str]]:
+        """(path, reason) of every file listed as not read, by path."""
+        return [(from_text(p), r) for p, r in self._rows("SELECT path, reason FROM skipped ORDER BY path")]
+
+    def skipped_count(self) -> int:
+        return self._rows("SELECT COUNT(*) FROM skipped")[0][0]
 
     # --- retired assets -----------------------------------------------------------------
 

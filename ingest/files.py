@@ -14,10 +14,12 @@ from pathlib import Path
 from core.schema import Asset, FileType
 from ingest.errors import ExtractionError
 from ingest.limits import check_file_size
+from ingest.report import SkippedFile
 
 EXTENSIONS: dict[str, FileType] = {
     ".pdf": FileType.PDF,
     ".pptx": FileType.SLIDES,
+    **{ext: FileType.PLAINTEXT for ext in (".txt", ".md", ".markdown")},
     **{ext: FileType.IMAGE for ext in (".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp")},
     **{ext: FileType.AUDIO for ext in (".wav", ".mp3", ".m4a", ".flac", ".ogg", ".opus")},
     **{ext: FileType.VIDEO for ext in (".mp4", ".mkv", ".webm", ".mov", ".avi")},
@@ -52,12 +54,18 @@ MAGIC: dict[str, tuple[bytes, ...]] = {
 
 HASH_BLOCK = 1 << 20
 
+# System files a folder holds without anyone keeping them: never read, never listed as skipped.
+SYSTEM_FILES = frozenset({"thumbs.db", "ehthumbs.db", "desktop.ini", ".ds_store"})
 
-def discover(roots: Iterable[Path], extensions: Iterable[str] = EXTENSIONS, exclude: Iterable[Path] = ()
-             ) -> Iterator[Path]:
+
+def discover(roots: Iterable[Path], extensions: Iterable[str] = EXTENSIONS, exclude: Iterable[Path] = (),
+             skipped: list[SkippedFile] | None = None) -> Iterator[Path]:
     """Supported files under the roots, each once, in a stable order; symlinked folders are not followed.
 
-    Folders in `exclude` (Omnidex's own data directory) are never entered.
+    Folders in `exclude` (Omnidex's own data directory) are never entered. Every other file found whose
+    extension is not among `extensions` is appended to `skipped` with its reason, so nothing is left out
+    silently; the only files ignored without a word are hidden ones (a name starting with "." below a root,
+    and everything in a hidden folder) and the system files in SYSTEM_FILES (Thumbs.db, desktop.ini, .DS_Store).
     """
     wanted = {e.lower() for e in extensions}
     excluded = {Path(e).absolute() for e in exclude}
@@ -70,9 +78,19 @@ def discover(roots: Iterable[Path], extensions: Iterable[str] = EXTENSIONS, excl
             candidates = _walk(root, excluded)
         for path in candidates:
             resolved = path.absolute()
-            if path.suffix.lower() in wanted and resolved not in seen:
-                seen.add(resolved)
+            if resolved in seen:
+                continue
+            seen.add(resolved)
+            if path.suffix.lower() in wanted:
                 yield resolved
+            elif skipped is not None and path.name.lower() not in SYSTEM_FILES:
+                skipped.append(SkippedFile(resolved, skip_reason(path)))
+
+
+def skip_reason(path: Path) -> str:
+    if not path.suffix:
+        return "no file extension: its type cannot be told, so it is not read"
+    return f"unsupported file type {path.suffix!r}: not read"
 
 
 def _walk(root: Path, excluded: set[Path]) -> Iterator[Path]:
@@ -152,6 +170,8 @@ def kind_of(suffix: str) -> str:
         return "a PDF document"
     if file_type is FileType.SLIDES:
         return "a PowerPoint deck"
+    if file_type is FileType.PLAINTEXT:
+        return "a Markdown file" if suffix in (".md", ".markdown") else "a text file"
     if file_type is FileType.IMAGE:
         return f"a {name} image"
     return f"{name} {file_type.value if file_type else 'data'}"

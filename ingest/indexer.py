@@ -1,6 +1,7 @@
 """Files in, points out: the ingestion pipeline for one batch of paths.
 
-Every file ends in the catalog as `indexed` or `failed` with a reason; no
+Every file ends in the catalog as `indexed` or `failed` with a reason (or, of
+a type no extractor reads, as `skipped` with the reason); no
 error in one file stops the batch, and none runs past its time budget
 (settings.max_seconds_per_file): what was written by then is kept and the file
 is recorded as partial, with the reason, like a file over its text or pixel
@@ -52,8 +53,19 @@ from ingest.image import extract_image
 from ingest.limits import Losses, time_over_budget
 from ingest.pdf import extract_pdf
 from ingest.prefetch import DeadlinePassed, prefetch
-from ingest.report import DUPLICATE, MOVED, REMOVED, UNCHANGED, FileOutcome, IngestReport, Progress, shown_path_bytes
+from ingest.report import (
+    DUPLICATE,
+    MOVED,
+    REMOVED,
+    UNCHANGED,
+    FileOutcome,
+    IngestReport,
+    Progress,
+    SkippedFile,
+    shown_path_bytes,
+)
 from ingest.slides import extract_slides
+from ingest.text import extract_text
 from ingest.video import extract_video
 from store.base import Filter, MatchValue, PointRecord, Store, VectorValue
 
@@ -63,6 +75,7 @@ Extractor = Callable[[Path, ExtractContext], Extraction]
 EXTRACTORS: dict[FileType, Extractor] = {
     FileType.PDF: extract_pdf,
     FileType.SLIDES: extract_slides,
+    FileType.PLAINTEXT: extract_text,
     FileType.IMAGE: extract_image,
     FileType.AUDIO: extract_audio,
     FileType.VIDEO: extract_video,
@@ -104,8 +117,11 @@ class Indexer:
         progress = progress or Progress()
         roots = [Path(r).expanduser().absolute() for r in roots]
         self.settle_retired()  # left over from a run that was killed
-        paths = list(discover(roots, {ext for ext, ft in EXTENSIONS.items() if ft in EXTRACTORS}, self.exclude))
-        report = IngestReport()
+        skipped: list[SkippedFile] = []
+        paths = list(discover(roots, {ext for ext, ft in EXTENSIONS.items() if ft in EXTRACTORS}, self.exclude,
+                              skipped))
+        report = IngestReport(skipped=skipped)
+        self.catalog.replace_skipped([str(r) for r in roots], [(str(f.path), f.reason) for f in skipped])
         for n, path in enumerate(paths, 1):
             progress.file_started(path, n, len(paths))
             outcome = self.ingest_file(path, progress)

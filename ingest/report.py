@@ -29,9 +29,19 @@ class FileOutcome:
     partial: str | None = None  # indexed only in part: what was left out and why
 
 
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file discovery found and ingestion does not read at all (an unknown extension), and why; counted in
+    the run's report and kept in the catalog for `omnidex status --skipped`."""
+
+    path: Path
+    reason: str
+
+
 @dataclass
 class IngestReport:
     outcomes: list[FileOutcome] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)  # not files the run read: no outcome of their own
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)

@@ -83,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--failed", action="store_true", help="list files that could not be indexed")
     status.add_argument("--partial", action="store_true",
                         help="list files indexed only in part, with what was left out and why")
+    status.add_argument("--skipped", action="store_true",
+                        help="list files found and not read at all (a type Omnidex does not read), with the reason")
     status.add_argument("--json", action="store_true")
 
     check = sub.add_parser("check", help="check the index against the catalog and say what ingest will repair")
@@ -167,7 +169,8 @@ def _summary(report: IngestReport) -> str:
         f"{report.count('indexed')} indexed ({report.points_written} segments"
         f"{f', {partial} only in part: omnidex status --partial' if partial else ''}), "
         f"{report.count('unchanged')} unchanged, {report.count('duplicate')} duplicates, "
-        f"{report.count('moved')} moved, {report.count('removed')} removed, {report.count('failed')} failed"
+        f"{report.count('moved')} moved, {report.count('removed')} removed, {report.count('failed')} failed, "
+        f"{len(report.skipped)} skipped{' (not read: omnidex status --skipped)' if report.skipped else ''}"
     )
 
 
@@ -287,6 +290,17 @@ def _search(app, args: argparse.Namespace) -> int:
 
 
 def _status(app, args: argparse.Namespace) -> int:
+    if args.skipped:
+        skipped = app.skipped_files()
+        for path, reason in skipped:
+            if args.json:
+                print(json.dumps({"path": readable(path), **_lossless(path), "skipped": reason}, ensure_ascii=False))
+            else:
+                print(f"{display(path)}: {escape_controls(reason)}")
+        if not skipped and not args.json:
+            print("no skipped files")
+        if not (args.failed or args.partial):
+            return 0
     if args.failed or args.partial:
         listed = [(f, "failed", f.error) for f in app.failed_files()] if args.failed else []
         listed += [(f, "partial", f.partial) for f in app.partial_files()] if args.partial else []
@@ -308,7 +322,8 @@ def _status(app, args: argparse.Namespace) -> int:
     print(f"index:    {status['data_dir']} ({status['backend']})")
     print(f"model:    {status['text_model']}")
     print(f"files:    {files.get('indexed', 0)} indexed ({status['partial']} only in part), "
-          f"{files.get('failed', 0)} failed, {files.get('indexing', 0)} interrupted")
+          f"{files.get('failed', 0)} failed, {files.get('indexing', 0)} interrupted, "
+          f"{status['skipped']} skipped (not read)")
     print(f"segments: {status['points']}")
     if status["store_problem"]:
         print(f"problem:  {escape_controls(status['store_problem'])}")

@@ -396,6 +396,10 @@ class Omnidex:
         """Files that could not be indexed, each with `error`: why."""
         return self.catalog.files(FAILED)
 
+    def skipped_files(self) -> list[tuple[str, str]]:
+        """(path, reason) of the files found under the ingested roots and not read at all (an unknown type)."""
+        return self.catalog.skipped()
+
     def file_counts(self) -> dict[str, int]:
         """Catalogued files per status, and `partial`: those indexed only in part."""
         return {**self.catalog.counts(), "partial": self.catalog.partial_count()}
@@ -428,6 +432,7 @@ class Omnidex:
             "models": self.library.recorded_models() or {},
             "files": self.catalog.counts(),
             "partial": self.catalog.partial_count(),
+            "skipped": self.catalog.skipped_count(),
             "points": store.count(),
             "by_file_type": store.facet("file_type"),
             "by_modality": store.facet("modality"),
