@@ -23,6 +23,8 @@ TYPE_ALIASES = {
     "image": FileType.IMAGE, "photo": FileType.IMAGE, "picture": FileType.IMAGE, "img": FileType.IMAGE,
     "audio": FileType.AUDIO, "sound": FileType.AUDIO, "podcast": FileType.AUDIO,
     "video": FileType.VIDEO, "movie": FileType.VIDEO, "clip": FileType.VIDEO,
+    "plaintext": FileType.PLAINTEXT, "txt": FileType.PLAINTEXT, "md": FileType.PLAINTEXT,
+    "markdown": FileType.PLAINTEXT, "note": FileType.PLAINTEXT, "notes": FileType.PLAINTEXT,
 }
 
 _FILTER = re.compile(r"^(type|after|before|in|tag|lang):(.+)$", re.IGNORECASE)

@@ -124,6 +124,8 @@ def test_a_plain_text_file_has_lines_and_no_sections(text_index) -> None:
     assert top.payload["line_start"] == 1 and top.payload["line_end"] == 7
     assert place(top) == "lines 1-7"
     assert top.payload["encoding"] == "utf-8" and "encoding_guessed" not in top.payload
+    assert Path(app.search("broad beans type:md", limit=3)[0].path).name == "allotment.txt"  # the inline filter
+    assert all(h.file_type == "plaintext" for h in app.search("harbour type:txt", limit=10))
 
     typed = app.search("café du port", SearchFilters(file_types=("plaintext",)), limit=3)
     assert typed and Path(typed[0].path).name == "legacy.txt"
