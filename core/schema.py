@@ -43,6 +43,7 @@ class FileType(str, Enum):
     AUDIO = "audio"
     VIDEO = "video"
     PLAINTEXT = "plaintext"  # a text file: .txt, Markdown (sections by heading, places by line)
+    HTML = "html"  # a saved web page: its main text, sections by heading, each linked by its anchor
     TEXT = "text"  # plain-text documents without a file (evaluation corpora, API input)
 
 

@@ -20,6 +20,7 @@ EXTENSIONS: dict[str, FileType] = {
     ".pdf": FileType.PDF,
     ".pptx": FileType.SLIDES,
     **{ext: FileType.PLAINTEXT for ext in (".txt", ".md", ".markdown")},
+    **{ext: FileType.HTML for ext in (".html", ".htm", ".xhtml")},
     **{ext: FileType.IMAGE for ext in (".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp")},
     **{ext: FileType.AUDIO for ext in (".wav", ".mp3", ".m4a", ".flac", ".ogg", ".opus")},
     **{ext: FileType.VIDEO for ext in (".mp4", ".mkv", ".webm", ".mov", ".avi")},
@@ -172,6 +173,8 @@ def kind_of(suffix: str) -> str:
         return "a PowerPoint deck"
     if file_type is FileType.PLAINTEXT:
         return "a Markdown file" if suffix in (".md", ".markdown") else "a text file"
+    if file_type is FileType.HTML:
+        return "an HTML page"
     if file_type is FileType.IMAGE:
         return f"a {name} image"
     return f"{name} {file_type.value if file_type else 'data'}"

@@ -23,7 +23,7 @@ def clock(seconds: float) -> str:
 
 def place(hit: SearchHit) -> str:
     """Where in its file the hit is, as people say it: "page 3", "slide 2", "1:05", "Install, lines 12-40"
-    (a text file's section heading and lines); "" for a whole file."""
+    (a text file's section heading and lines), "Installation" (a web page's section); "" for a whole file."""
     if hit.page is not None:
         return f"page {hit.page}"
     if hit.slide is not None:
@@ -34,7 +34,7 @@ def place(hit: SearchHit) -> str:
         said = f"line {span[0]}" if span[0] == span[1] else f"lines {span[0]}-{span[1]}"
         section = hit.payload.get("section")
         return f"{section}, {said}" if section else said
-    return ""
+    return hit.payload.get("section") or ""  # a web page's section, opened at its anchor
 
 
 def lines(hit: SearchHit) -> list[int] | None:
@@ -58,7 +58,8 @@ def hit_json(hit: SearchHit) -> dict[str, Any]:
         "page": hit.page,
         "slide": hit.slide,
         "lines": lines(hit),  # a text file's first and last line
-        "section": hit.payload.get("section"),  # and the heading of its section
+        "section": hit.payload.get("section"),  # and the heading of its section (a text file's or a web page's)
+        "anchor": hit.payload.get("anchor"),  # a web page's section: path#anchor opens the page there
         "t0": hit.t0,  # the moment to jump to; inside a transcript span, when the query's words are said
         "t1": hit.t1,
         "score": round(hit.score, 6),

@@ -25,6 +25,7 @@ TYPE_ALIASES = {
     "video": FileType.VIDEO, "movie": FileType.VIDEO, "clip": FileType.VIDEO,
     "plaintext": FileType.PLAINTEXT, "txt": FileType.PLAINTEXT, "md": FileType.PLAINTEXT,
     "markdown": FileType.PLAINTEXT, "note": FileType.PLAINTEXT, "notes": FileType.PLAINTEXT,
+    "html": FileType.HTML, "htm": FileType.HTML, "web": FileType.HTML, "webpage": FileType.HTML,
 }
 
 _FILTER = re.compile(r"^(type|after|before|in|tag|lang):(.+)$", re.IGNORECASE)
