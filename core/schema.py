@@ -44,6 +44,7 @@ class FileType(str, Enum):
     VIDEO = "video"
     PLAINTEXT = "plaintext"  # a text file: .txt, Markdown (sections by heading, places by line)
     HTML = "html"  # a saved web page: its main text, sections by heading, each linked by its anchor
+    EBOOK = "ebook"  # an EPUB: pages of the reflowed book, placed by chapter and section
     TEXT = "text"  # plain-text documents without a file (evaluation corpora, API input)
 
 

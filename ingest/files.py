@@ -21,6 +21,7 @@ EXTENSIONS: dict[str, FileType] = {
     ".pptx": FileType.SLIDES,
     **{ext: FileType.PLAINTEXT for ext in (".txt", ".md", ".markdown")},
     **{ext: FileType.HTML for ext in (".html", ".htm", ".xhtml")},
+    ".epub": FileType.EBOOK,
     **{ext: FileType.IMAGE for ext in (".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp")},
     **{ext: FileType.AUDIO for ext in (".wav", ".mp3", ".m4a", ".flac", ".ogg", ".opus")},
     **{ext: FileType.VIDEO for ext in (".mp4", ".mkv", ".webm", ".mov", ".avi")},
@@ -32,6 +33,7 @@ _ISO_MEDIA = (b"ftyp", b"moov", b"mdat", b"wide", b"free")
 MAGIC: dict[str, tuple[bytes, ...]] = {
     ".pdf": (b"%PDF-",),
     ".pptx": (b"PK\x03\x04",),
+    ".epub": (b"PK\x03\x04",),
     ".jpg": (b"\xff\xd8\xff",),
     ".jpeg": (b"\xff\xd8\xff",),
     ".png": (b"\x89PNG",),
@@ -175,6 +177,8 @@ def kind_of(suffix: str) -> str:
         return "a Markdown file" if suffix in (".md", ".markdown") else "a text file"
     if file_type is FileType.HTML:
         return "an HTML page"
+    if file_type is FileType.EBOOK:
+        return "an EPUB e-book"
     if file_type is FileType.IMAGE:
         return f"a {name} image"
     return f"{name} {file_type.value if file_type else 'data'}"

@@ -49,6 +49,7 @@ from ingest.catalog import FAILED, INDEXED, INDEXING, Catalog, FileRecord
 from ingest.errors import ExtractionError
 from ingest.extraction import ExtractContext, Extraction
 from ingest.files import EXTENSIONS, discover, inspect
+from ingest.epub import extract_epub
 from ingest.html import extract_html
 from ingest.image import extract_image
 from ingest.limits import Losses, time_over_budget
@@ -78,6 +79,7 @@ EXTRACTORS: dict[FileType, Extractor] = {
     FileType.SLIDES: extract_slides,
     FileType.PLAINTEXT: extract_text,
     FileType.HTML: extract_html,
+    FileType.EBOOK: extract_epub,
     FileType.IMAGE: extract_image,
     FileType.AUDIO: extract_audio,
     FileType.VIDEO: extract_video,

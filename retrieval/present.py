@@ -23,7 +23,11 @@ def clock(seconds: float) -> str:
 
 def place(hit: SearchHit) -> str:
     """Where in its file the hit is, as people say it: "page 3", "slide 2", "1:05", "Install, lines 12-40"
-    (a text file's section heading and lines), "Installation" (a web page's section); "" for a whole file."""
+    (a text file's section heading and lines), "Installation" (a web page's section), "Chapter 2, The storm"
+    (an e-book's chapter and section; its reflowed page only where its contents list none); "" for a whole file."""
+    if chapter := hit.payload.get("chapter"):
+        section = hit.payload.get("section")
+        return f"{chapter}, {section}" if section and section != chapter else chapter
     if hit.page is not None:
         return f"page {hit.page}"
     if hit.slide is not None:
@@ -60,6 +64,7 @@ def hit_json(hit: SearchHit) -> dict[str, Any]:
         "lines": lines(hit),  # a text file's first and last line
         "section": hit.payload.get("section"),  # and the heading of its section (a text file's or a web page's)
         "anchor": hit.payload.get("anchor"),  # a web page's section: path#anchor opens the page there
+        "chapter": hit.payload.get("chapter"),  # an e-book's chapter (its page is of the reflowed book)
         "t0": hit.t0,  # the moment to jump to; inside a transcript span, when the query's words are said
         "t1": hit.t1,
         "score": round(hit.score, 6),

@@ -26,6 +26,7 @@ TYPE_ALIASES = {
     "plaintext": FileType.PLAINTEXT, "txt": FileType.PLAINTEXT, "md": FileType.PLAINTEXT,
     "markdown": FileType.PLAINTEXT, "note": FileType.PLAINTEXT, "notes": FileType.PLAINTEXT,
     "html": FileType.HTML, "htm": FileType.HTML, "web": FileType.HTML, "webpage": FileType.HTML,
+    "ebook": FileType.EBOOK, "epub": FileType.EBOOK, "book": FileType.EBOOK,
 }
 
 _FILTER = re.compile(r"^(type|after|before|in|tag|lang):(.+)$", re.IGNORECASE)

@@ -29,7 +29,8 @@ BADGES: dict[str, tuple[str, str]] = {
 ICONS: dict[str, str] = {FileType.AUDIO.value: ":material/headphones:", FileType.VIDEO.value: ":material/movie:",
                          FileType.SLIDES.value: ":material/slideshow:", FileType.IMAGE.value: ":material/image:",
                          FileType.PDF.value: ":material/description:",
-                         FileType.PLAINTEXT.value: ":material/article:", FileType.HTML.value: ":material/language:"}
+                         FileType.PLAINTEXT.value: ":material/article:", FileType.HTML.value: ":material/language:",
+                         FileType.EBOOK.value: ":material/menu_book:"}
 
 
 # Settings only the UI reads (ui/access.py, the library page): a change to one must not open a second Omnidex
