@@ -45,6 +45,7 @@ class FileType(str, Enum):
     PLAINTEXT = "plaintext"  # a text file: .txt, Markdown (sections by heading, places by line)
     HTML = "html"  # a saved web page: its main text, sections by heading, each linked by its anchor
     EBOOK = "ebook"  # an EPUB: pages of the reflowed book, placed by chapter and section
+    SHEET = "sheet"  # a table in text (CSV, TSV): runs of rows, each with the header row
     TEXT = "text"  # plain-text documents without a file (evaluation corpora, API input)
 
 
@@ -84,6 +85,7 @@ class Segment:
     # and the heading of the section it lies in (None before the first heading and in plain text).
     lines: tuple[int, int] | None = None
     section: str | None = None
+    rows: tuple[int, int] | None = None  # a table's first and last row (1-based, the header being row 1)
     extra: dict[str, Any] = field(default_factory=dict)
     # Set by extractors whose segments are not plain text: a vector already in
     # the text space (ConSE), a CLIP-family image vector, a JPEG thumbnail.
@@ -147,6 +149,8 @@ def segment_payload(asset: Asset, info: dict[str, Any], segment: Segment) -> dic
         payload["line_start"], payload["line_end"] = segment.lines
     if segment.section is not None:
         payload["section"] = segment.section
+    if segment.rows is not None:
+        payload["row_start"], payload["row_end"] = segment.rows
     tags = [*info.get("tags", []), *segment.extra.get("tags", [])]
     payload.update(segment.extra)
     if tags:  # asset tags (user's, EXIF keywords) and the segment's own (labels) both count

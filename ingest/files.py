@@ -22,6 +22,7 @@ EXTENSIONS: dict[str, FileType] = {
     **{ext: FileType.PLAINTEXT for ext in (".txt", ".md", ".markdown")},
     **{ext: FileType.HTML for ext in (".html", ".htm", ".xhtml")},
     ".epub": FileType.EBOOK,
+    **{ext: FileType.SHEET for ext in (".csv", ".tsv")},
     **{ext: FileType.IMAGE for ext in (".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp")},
     **{ext: FileType.AUDIO for ext in (".wav", ".mp3", ".m4a", ".flac", ".ogg", ".opus")},
     **{ext: FileType.VIDEO for ext in (".mp4", ".mkv", ".webm", ".mov", ".avi")},
@@ -179,6 +180,8 @@ def kind_of(suffix: str) -> str:
         return "an HTML page"
     if file_type is FileType.EBOOK:
         return "an EPUB e-book"
+    if file_type is FileType.SHEET:
+        return "a CSV table"
     if file_type is FileType.IMAGE:
         return f"a {name} image"
     return f"{name} {file_type.value if file_type else 'data'}"

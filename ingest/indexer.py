@@ -46,10 +46,10 @@ from encoders.bm25 import Bm25Encoder
 from encoders.runtime import background_priority
 from ingest.audio import extract_audio
 from ingest.catalog import FAILED, INDEXED, INDEXING, Catalog, FileRecord
+from ingest.epub import extract_epub
 from ingest.errors import ExtractionError
 from ingest.extraction import ExtractContext, Extraction
 from ingest.files import EXTENSIONS, discover, inspect
-from ingest.epub import extract_epub
 from ingest.html import extract_html
 from ingest.image import extract_image
 from ingest.limits import Losses, time_over_budget
@@ -66,6 +66,7 @@ from ingest.report import (
     SkippedFile,
     shown_path_bytes,
 )
+from ingest.sheet import extract_sheet
 from ingest.slides import extract_slides
 from ingest.text import extract_text
 from ingest.video import extract_video
@@ -80,6 +81,7 @@ EXTRACTORS: dict[FileType, Extractor] = {
     FileType.PLAINTEXT: extract_text,
     FileType.HTML: extract_html,
     FileType.EBOOK: extract_epub,
+    FileType.SHEET: extract_sheet,
     FileType.IMAGE: extract_image,
     FileType.AUDIO: extract_audio,
     FileType.VIDEO: extract_video,

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from retrieval.search import SearchHit
 
-MORE_FIELDS = ("page", "slide", "lines", "t0", "t1", "score", "id")  # what a JSON row says of another hit in its file
+MORE_FIELDS = ("page", "slide", "lines", "rows", "t0", "t1", "score", "id")  # what a JSON row says of another hit in its file
 
 
 def clock(seconds: float) -> str:
@@ -38,12 +38,20 @@ def place(hit: SearchHit) -> str:
         said = f"line {span[0]}" if span[0] == span[1] else f"lines {span[0]}-{span[1]}"
         section = hit.payload.get("section")
         return f"{section}, {said}" if section else said
+    if (span := rows(hit)) is not None:
+        return f"row {span[0]}" if span[0] == span[1] else f"rows {span[0]}-{span[1]}"
     return hit.payload.get("section") or ""  # a web page's section, opened at its anchor
 
 
 def lines(hit: SearchHit) -> list[int] | None:
     """A text file's hit: its first and last line (1-based); None for any other."""
     start, end = hit.payload.get("line_start"), hit.payload.get("line_end")
+    return None if start is None else [start, end if end is not None else start]
+
+
+def rows(hit: SearchHit) -> list[int] | None:
+    """A table's hit: its first and last row (1-based, the header being row 1); None for any other."""
+    start, end = hit.payload.get("row_start"), hit.payload.get("row_end")
     return None if start is None else [start, end if end is not None else start]
 
 
@@ -62,6 +70,7 @@ def hit_json(hit: SearchHit) -> dict[str, Any]:
         "page": hit.page,
         "slide": hit.slide,
         "lines": lines(hit),  # a text file's first and last line
+        "rows": rows(hit),  # a table's first and last row
         "section": hit.payload.get("section"),  # and the heading of its section (a text file's or a web page's)
         "anchor": hit.payload.get("anchor"),  # a web page's section: path#anchor opens the page there
         "chapter": hit.payload.get("chapter"),  # an e-book's chapter (its page is of the reflowed book)

@@ -27,6 +27,7 @@ TYPE_ALIASES = {
     "markdown": FileType.PLAINTEXT, "note": FileType.PLAINTEXT, "notes": FileType.PLAINTEXT,
     "html": FileType.HTML, "htm": FileType.HTML, "web": FileType.HTML, "webpage": FileType.HTML,
     "ebook": FileType.EBOOK, "epub": FileType.EBOOK, "book": FileType.EBOOK,
+    "sheet": FileType.SHEET, "csv": FileType.SHEET, "tsv": FileType.SHEET, "table": FileType.SHEET,
 }
 
 _FILTER = re.compile(r"^(type|after|before|in|tag|lang):(.+)$", re.IGNORECASE)

@@ -30,7 +30,8 @@ ICONS: dict[str, str] = {FileType.AUDIO.value: ":material/headphones:", FileType
                          FileType.SLIDES.value: ":material/slideshow:", FileType.IMAGE.value: ":material/image:",
                          FileType.PDF.value: ":material/description:",
                          FileType.PLAINTEXT.value: ":material/article:", FileType.HTML.value: ":material/language:",
-                         FileType.EBOOK.value: ":material/menu_book:"}
+                         FileType.EBOOK.value: ":material/menu_book:",
+                         FileType.SHEET.value: ":material/table:"}
 
 
 # Settings only the UI reads (ui/access.py, the library page): a change to one must not open a second Omnidex

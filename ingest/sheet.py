@@ -1,0 +1,111 @@
+"""Tables in text (CSV, TSV) to segments: runs of rows, each with the header row repeated at its head.
+
+The dialect (delimiter, quoting) is sniffed from the start of the file (a .tsv is tab-separated unless the
+sniffer is sure otherwise); the first row is the header when the sniffer says so. A segment is a run of
+consecutive rows of about one encoder chunk's size; its text starts with the header row, so each value is
+read beside its column's name. A segment records its first and last row (`row_start`/`row_end` in its
+payload) as a spreadsheet numbers them: the file's first record is row 1, the header when there is one.
+
+Bytes are decoded as ingest/text.py does (UTF-8, a byte-order mark, else a recorded guess); binary bytes under
+a .csv name fail with a reason. The file is streamed, never read whole: the file-size limit
+(OMNIDEX_MAX_FILE_MB) before a byte is read, then the text budget per file (OMNIDEX_MAX_TEXT_CHARS_PER_FILE)
+stops the reading and records the file as partial; a field longer than OMNIDEX_MAX_TEXT_CHARS_PER_PAGE is cut.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from core.schema import Modality, Segment
+from ingest.errors import ExtractionError
+from ingest.extraction import ExtractContext, Extraction
+from ingest.limits import Losses, setting_name
+from ingest.text import SNIFF_BYTES, _refuse_binary, decode_text
+
+CHARS_PER_TOKEN = 3  # a segment holds about settings.chunk_tokens tokens of rows; figures are dense in tokens
+SEPARATOR = " | "
+
+
+def extract_sheet(path: Path, ctx: ExtractContext) -> Extraction:
+    try:
+        with path.open("rb") as f:
+            head = f.read(SNIFF_BYTES * 8)
+    except OSError as e:
+        raise ExtractionError(f"cannot read file: {e.strerror or e}") from e
+    try:
+        _refuse_binary(head)
+    except ExtractionError as e:
+        raise ExtractionError(str(e).replace("not a text file", "not a CSV file")) from None
+    sample, encoding, guessed = decode_text(head, final=False)
+    if encoding in ("utf-8-sig", "utf-16", "utf-32"):
+        sample = sample.lstrip("\ufeff")
+    dialect, has_header = sniff(sample, path.suffix.lower() == ".tsv")
+    info: dict[str, Any] = {"encoding": encoding, "delimiter": dialect.delimiter}
+    if guessed:
+        info["encoding_guessed"] = True
+    losses = Losses()
+    return Extraction(info=info, segments=_segments(path, encoding, dialect, has_header, ctx, losses, info),
+                      losses=losses)
+
+
+def sniff(sample: str, tab: bool) -> tuple[type[csv.Dialect] | csv.Dialect, bool]:
+    sample = sample[: sample.rfind("\n") + 1] or sample  # whole lines only: a cut quote misleads the sniffer
+    sniffer = csv.Sniffer()
+    try:
+        dialect: type[csv.Dialect] | csv.Dialect = sniffer.sniff(sample, delimiters="\t" if tab else ",;\t|")
+    except csv.Error:
+        dialect = csv.excel_tab if tab else csv.excel
+    try:
+        has_header = sniffer.has_header(sample)
+    except csv.Error:
+        has_header = True
+    return dialect, has_header
+
+
+def _segments(path: Path, encoding: str, dialect: Any, has_header: bool, ctx: ExtractContext, losses: Losses,
+              info: dict[str, Any]) -> Iterator[Segment]:
+    s = ctx.settings
+    target = max(200, s.chunk_tokens * CHARS_PER_TOKEN)
+    left = s.max_text_chars_per_file
+    csv.field_size_limit(max(csv.field_size_limit(), s.max_text_chars_per_page))
+    header: str | None = None
+    rows: list[str] = []
+    first = number = last_row = 0
+    size = 0
+
+    def segment(last: int) -> Segment:
+        text = "\n".join(([header] if header else []) + rows)
+        return Segment(locator=f"R{first}-{last}", modality=Modality.TEXT, text=text, rows=(first, last))
+
+    try:
+        with path.open(encoding=encoding, errors="replace", newline="") as f:
+            reader = csv.reader(f, dialect)
+            for number, record in enumerate(reader, 1):
+                line = SEPARATOR.join(" ".join(cell.split())[: s.max_text_chars_per_page] for cell in record)
+                if not line.replace("|", "").strip():
+                    continue
+                if number == 1 and has_header:
+                    header = line
+                    continue
+                if len(line) > left:
+                    losses.add(f"text budget of {s.max_text_chars_per_file:,} characters for the file used up at "
+                               f"row {number:,}: the rest was not read ({setting_name('max_text_chars_per_file')})")
+                    break
+                left -= len(line)
+                if rows and size + len(line) > target:
+                    yield segment(last_row)
+                    rows, size = [], 0
+                if not rows:
+                    first = number
+                rows.append(line)
+                size += len(line) + 1
+                last_row = number
+    except csv.Error as e:
+        losses.add(f"row {number + 1:,} cannot be read ({e}): the rest of the file was not read")
+    except OSError as e:
+        raise ExtractionError(f"cannot read file: {e.strerror or e}") from e
+    if rows:
+        yield segment(last_row)
