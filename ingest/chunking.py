@@ -42,6 +42,8 @@ class TextChunker:
     def __init__(self, count_tokens: Callable[[str], int], chunk_tokens: int, overlap_tokens: int,
                  window_tokens: int = 0) -> None:
         """`window_tokens` 0: chunks carry no context window."""
+        self.count_tokens = count_tokens  # the encoder's own count, for extractors that cut text themselves
+        self.chunk_tokens = chunk_tokens
         self._splitter = _splitter(count_tokens, chunk_tokens, overlap_tokens)
         self._windows = _splitter(count_tokens, window_tokens, 0) if window_tokens > chunk_tokens else None
 

@@ -7,7 +7,8 @@ read beside its column's name. A segment records its first and last row (`row_st
 payload) as a spreadsheet numbers them: the file's first record is row 1, the header when there is one.
 
 Bytes are decoded as ingest/text.py does (UTF-8, a byte-order mark, else a recorded guess); binary bytes under
-a .csv name fail with a reason. The file is streamed, never read whole: the file-size limit
+a .csv name fail with a reason. A row longer than a chunk is a segment of its own (its dense vector reads its
+start, BM25 all of it). The file is streamed, never read whole: the file-size limit
 (OMNIDEX_MAX_FILE_MB) before a byte is read, then the text budget per file (OMNIDEX_MAX_TEXT_CHARS_PER_FILE)
 stops the reading and records the file as partial; a field longer than OMNIDEX_MAX_TEXT_CHARS_PER_PAGE is cut.
 """
@@ -25,7 +26,7 @@ from ingest.extraction import ExtractContext, Extraction
 from ingest.limits import Losses, setting_name
 from ingest.text import SNIFF_BYTES, _refuse_binary, decode_text
 
-CHARS_PER_TOKEN = 3  # a segment holds about settings.chunk_tokens tokens of rows; figures are dense in tokens
+CHARS_PER_TOKEN = 3  # without the encoder's token count: figures are dense in tokens
 SEPARATOR = " | "
 
 
@@ -68,7 +69,10 @@ def sniff(sample: str, tab: bool) -> tuple[type[csv.Dialect] | csv.Dialect, bool
 def _segments(path: Path, encoding: str, dialect: Any, has_header: bool, ctx: ExtractContext, losses: Losses,
               info: dict[str, Any]) -> Iterator[Segment]:
     s = ctx.settings
-    target = max(200, s.chunk_tokens * CHARS_PER_TOKEN)
+    # A segment's rows and header fit one encoder chunk (the encoder's token count where the chunker has it).
+    count = getattr(ctx.chunker, "count_tokens", None) or (lambda text: len(text) // CHARS_PER_TOKEN + 1)
+    target = getattr(ctx.chunker, "chunk_tokens", s.chunk_tokens)
+    header_size = 0
     left = s.max_text_chars_per_file
     csv.field_size_limit(max(csv.field_size_limit(), s.max_text_chars_per_page))
     header: str | None = None
@@ -89,19 +93,21 @@ def _segments(path: Path, encoding: str, dialect: Any, has_header: bool, ctx: Ex
                     continue
                 if number == 1 and has_header:
                     header = line
+                    header_size = count(header) + 1
                     continue
                 if len(line) > left:
                     losses.add(f"text budget of {s.max_text_chars_per_file:,} characters for the file used up at "
                                f"row {number:,}: the rest was not read ({setting_name('max_text_chars_per_file')})")
                     break
                 left -= len(line)
-                if rows and size + len(line) > target:
+                cost = count(line) + 1
+                if rows and header_size + size + cost > target:
                     yield segment(last_row)
                     rows, size = [], 0
                 if not rows:
                     first = number
                 rows.append(line)
-                size += len(line) + 1
+                size += cost
                 last_row = number
     except csv.Error as e:
         losses.add(f"row {number + 1:,} cannot be read ({e}): the rest of the file was not read")
