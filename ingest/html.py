@@ -20,6 +20,7 @@ OMNIDEX_MAX_TEXT_CHARS_PER_PAGE characters.
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -76,7 +77,7 @@ def extract_html(path: Path, ctx: ExtractContext) -> Extraction:
         data = data[:limit_bytes]
         losses.add(f"text budget of {s.max_text_chars_per_file:,} characters for the file used up: only the "
                    f"first {limit_bytes:,} bytes of the page were read ({setting_name('max_text_chars_per_file')})")
-    root, title = parse_page(data)
+    root, title = parse_page(data, final=not cut)
     sections = page_sections(root)
     info: dict[str, Any] = {"section_count": sum(1 for sec in sections if sec.title)}
     title = title or next((sec.title for sec in sections if sec.level == 1), None)
@@ -85,8 +86,10 @@ def extract_html(path: Path, ctx: ExtractContext) -> Extraction:
     return Extraction(info=info, segments=_segments(sections, ctx, losses), losses=losses)
 
 
-def parse_page(data: bytes) -> tuple[Any, str | None]:
-    """The page's main-text root element and its `<title>`; ExtractionError for bytes that are no page."""
+def parse_page(data: bytes, final: bool = True) -> tuple[Any, str | None]:
+    """The page's main-text root element and its `<title>`; ExtractionError for bytes that are no page.
+
+    `final` False: the bytes are the start of a longer page, so a character cut at their end is dropped."""
     import lxml.html
     from lxml import etree
 
@@ -94,11 +97,11 @@ def parse_page(data: bytes) -> tuple[Any, str | None]:
     declared = re.search(rb"""<meta[^>]+charset\s*=\s*["']?([\w-]+)""", data[:4096], re.IGNORECASE)
     encoding = declared.group(1).decode("ascii", "replace") if declared else None
     try:
-        text = data.decode(encoding) if encoding else None
+        text = codecs.getincrementaldecoder(encoding)().decode(data, final) if encoding else None
     except (LookupError, UnicodeDecodeError):
         text = None
     if text is None:
-        text = decode_text(data)[0]
+        text = decode_text(data, final)[0]
     text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)  # XHTML: lxml refuses a str with an encoding declaration
     try:
         doc = lxml.html.document_fromstring(text)

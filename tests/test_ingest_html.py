@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ingest.catalog import FAILED, INDEXED
+from ingest.html import parse_page
 from omnidex.service import Omnidex
 from retrieval.present import hit_json, label, place
 from tests.conftest import make_settings
@@ -139,5 +140,25 @@ def test_a_page_over_the_text_budget_is_partial(tmp_path: Path) -> None:
     try:
         outcome = app.ingest([docs]).outcomes[0]
         assert outcome.status == INDEXED and "OMNIDEX_MAX_TEXT_CHARS_PER_FILE" in outcome.partial
+    finally:
+        app.close()
+
+
+def test_a_page_cut_inside_a_character_keeps_its_encoding(tmp_path: Path) -> None:
+    data = '<html><head><meta charset="utf-8"></head><body><p>Ærø café</p></body></html>'.encode()
+    cut = data[: data.index("é".encode()) + 1]  # inside the é's two bytes
+    root, _ = parse_page(cut, final=False)
+    assert root.text_content().strip() == "Ærø caf"
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    body = "".join(f"<p>Ærø ferry {n}: the café opens at dawn.</p>" for n in range(300))
+    (docs / "ærø.html").write_text(f'<html><head><meta charset="utf-8"></head><body>{body}</body></html>',
+                                   encoding="utf-8")
+    app = Omnidex(make_settings(tmp_path / "data", max_text_chars_per_file=1_000))
+    try:
+        outcome = app.ingest([docs]).outcomes[0]
+        assert outcome.status == INDEXED and outcome.partial
+        hit = app.search("café ferry", limit=1)[0]
+        assert "Ærø ferry" in hit.text and "café" in hit.text and "Ã" not in hit.text
     finally:
         app.close()
