@@ -246,8 +246,10 @@ def heard_segments(heard: Heard, ctx: ExtractContext, prefix: str = "", spoken: 
         tags = [label for label, p in conse.top_labels(mean, SOUND_TAGS) if p >= MIN_TAG_PROBABILITY] or [run.lead]
         t0, t1 = round(float(times[run.patches[0], 0]), 3), round(min(float(times[run.patches[-1], 1]), duration), 3)
         words = int(np.searchsorted(starts, t1) - np.searchsorted(starts, t0))
+        # The labels alone: a "sounds:" heading in every sound's text matched the "sound" of any query alike, and
+        # BM25's cut of that tie at its depth decided which sounds fusion favoured (the modality says "Sound").
         yield Segment(locator=f"{prefix}snd:{round(t0 * 1000)}", modality=Modality.SOUND,
-                      text="sounds: " + "; ".join(_described(tags, conse)), t0=t0, t1=t1, extra={"tags": tags},
+                      text="; ".join(_described(tags, conse)), t0=t0, t1=t1, extra={"tags": tags},
                       vector=seen.conse[0] if words >= SPOKEN_WORDS else seen.vectors[0], features=features,
                       conse=seen.conse[0])
 

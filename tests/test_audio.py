@@ -215,7 +215,7 @@ def test_beeping_finds_the_alarm_not_the_meeting(speech: tuple[dict, list], alar
     assert "language" not in info and not _transcript(segments)  # nobody speaks
     (beep,) = _sounds(segments)
     assert beep.t0 == 0.0 and beep.t1 == pytest.approx(info["duration"], abs=0.01)
-    assert beep.extra["tags"][0] == "Beep, bleep" and beep.text.startswith("sounds: Beep, bleep")
+    assert beep.extra["tags"][0] == "Beep, bleep" and beep.text.startswith("Beep, bleep")
     speech_sounds = _sounds(speech[1])
     assert speech_sounds and speech_sounds[0].extra["tags"][0] == "Speech"
     # Compared as search compares them: cosines calibrated per segment (a bound vector and a plain ConSE
