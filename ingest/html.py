@@ -31,7 +31,7 @@ from core.schema import Modality, Segment
 from ingest.errors import ExtractionError
 from ingest.extraction import ExtractContext, Extraction
 from ingest.limits import Losses, setting_name
-from ingest.text import BYTES_PER_CHAR, _refuse_binary, decode_text
+from ingest.text import BYTES_PER_CHAR, decode_text, read_head, refuse_binary
 
 HEADINGS = {f"h{n}": n for n in range(1, 7)}
 DROPPED_TAGS = frozenset({"script", "style", "noscript", "template", "svg", "iframe", "object", "embed",
@@ -67,14 +67,8 @@ def extract_html(path: Path, ctx: ExtractContext) -> Extraction:
     s = ctx.settings
     losses = Losses()
     limit_bytes = s.max_text_chars_per_file * BYTES_PER_CHAR * 4  # markup: a page holds more tags than text
-    try:
-        with path.open("rb") as f:
-            data = f.read(limit_bytes + 1)
-    except OSError as e:
-        raise ExtractionError(f"cannot read file: {e.strerror or e}") from e
-    cut = len(data) > limit_bytes
+    data, cut = read_head(path, limit_bytes)
     if cut:
-        data = data[:limit_bytes]
         losses.add(f"text budget of {s.max_text_chars_per_file:,} characters for the file used up: only the "
                    f"first {limit_bytes:,} bytes of the page were read ({setting_name('max_text_chars_per_file')})")
     root, title = parse_page(data, final=not cut)
@@ -93,7 +87,7 @@ def parse_page(data: bytes, final: bool = True) -> tuple[Any, str | None]:
     import lxml.html
     from lxml import etree
 
-    _refuse_binary(data)
+    refuse_binary(data)
     declared = re.search(rb"""<meta[^>]+charset\s*=\s*["']?([\w-]+)""", data[:4096], re.IGNORECASE)
     encoding = declared.group(1).decode("ascii", "replace") if declared else None
     try:

@@ -24,7 +24,7 @@ from core.schema import Modality, Segment
 from ingest.errors import ExtractionError
 from ingest.extraction import ExtractContext, Extraction
 from ingest.limits import Losses, setting_name
-from ingest.text import SNIFF_BYTES, _refuse_binary, decode_text
+from ingest.text import SNIFF_BYTES, refuse_binary, decode_text
 
 CHARS_PER_TOKEN = 3  # without the encoder's token count: figures are dense in tokens
 SEPARATOR = " | "
@@ -37,7 +37,7 @@ def extract_sheet(path: Path, ctx: ExtractContext) -> Extraction:
     except OSError as e:
         raise ExtractionError(f"cannot read file: {e.strerror or e}") from e
     try:
-        _refuse_binary(head)
+        refuse_binary(head)
     except ExtractionError as e:
         raise ExtractionError(str(e).replace("not a text file", "not a CSV file")) from None
     sample, encoding, guessed = decode_text(head, final=False)

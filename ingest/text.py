@@ -52,14 +52,8 @@ class Section:
 def extract_text(path: Path, ctx: ExtractContext) -> Extraction:
     s = ctx.settings
     losses = Losses()
-    limit_bytes = s.max_text_chars_per_file * BYTES_PER_CHAR
-    try:
-        with path.open("rb") as f:
-            data = f.read(limit_bytes + 1)
-    except OSError as e:
-        raise ExtractionError(f"cannot read file: {e.strerror or e}") from e
-    cut = len(data) > limit_bytes
-    text, encoding, guessed = decode_text(data[:limit_bytes], final=not cut)
+    data, cut = read_head(path, s.max_text_chars_per_file * BYTES_PER_CHAR)
+    text, encoding, guessed = decode_text(data, final=not cut)
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
     if cut or len(text) > s.max_text_chars_per_file:
         kept = text[: s.max_text_chars_per_file]
@@ -80,6 +74,16 @@ def extract_text(path: Path, ctx: ExtractContext) -> Extraction:
     return Extraction(info=info, segments=_segments(lines, sections, ctx), losses=losses)
 
 
+def read_head(path: Path, limit_bytes: int) -> tuple[bytes, bool]:
+    """At most `limit_bytes` of the file, and whether there was more: a text file is never read whole."""
+    try:
+        with path.open("rb") as f:
+            data = f.read(limit_bytes + 1)
+    except OSError as e:
+        raise ExtractionError(f"cannot read file: {e.strerror or e}") from e
+    return data[:limit_bytes], len(data) > limit_bytes
+
+
 def decode_text(data: bytes, final: bool = True) -> tuple[str, str, bool]:
     """The text, the encoding it was read with, and whether that encoding is a guess.
 
@@ -92,7 +96,7 @@ def decode_text(data: bytes, final: bool = True) -> tuple[str, str, bool]:
                 return codecs.getincrementaldecoder(encoding)().decode(data, final), encoding, False
             except UnicodeDecodeError:
                 break
-    _refuse_binary(data)
+    refuse_binary(data)
     try:
         return codecs.getincrementaldecoder("utf-8")().decode(data, final), "utf-8", False
     except UnicodeDecodeError:
@@ -109,7 +113,7 @@ def decode_text(data: bytes, final: bool = True) -> tuple[str, str, bool]:
     return data.decode(encoding, errors="replace"), encoding, True
 
 
-def _refuse_binary(data: bytes) -> None:
+def refuse_binary(data: bytes) -> None:
     """A NUL byte, or many control characters, near the start: binary data under a text extension."""
     sample = data[:SNIFF_BYTES]
     controls = sum(1 for b in sample if b in _CONTROL)
