@@ -46,6 +46,7 @@ class FileType(str, Enum):
     HTML = "html"  # a saved web page: its main text, sections by heading, each linked by its anchor
     EBOOK = "ebook"  # an EPUB: pages of the reflowed book, placed by chapter and section
     SHEET = "sheet"  # a table in text (CSV, TSV): runs of rows, each with the header row
+    DOCUMENT = "document"  # a word processor's document (Word .docx): sections by heading, with their pages
     TEXT = "text"  # plain-text documents without a file (evaluation corpora, API input)
 
 

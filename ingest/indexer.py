@@ -70,6 +70,7 @@ from ingest.sheet import extract_sheet
 from ingest.slides import extract_slides
 from ingest.text import extract_text
 from ingest.video import extract_video
+from ingest.word import extract_docx
 from store.base import Filter, MatchValue, PointRecord, Store, VectorValue
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ EXTRACTORS: dict[FileType, Extractor] = {
     FileType.HTML: extract_html,
     FileType.EBOOK: extract_epub,
     FileType.SHEET: extract_sheet,
+    FileType.DOCUMENT: extract_docx,
     FileType.IMAGE: extract_image,
     FileType.AUDIO: extract_audio,
     FileType.VIDEO: extract_video,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import shutil
 import subprocess
 import tempfile
@@ -11,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
 from pptx import Presentation
 from pptx.enum.shapes import MSO_SHAPE_TYPE
 from pptx.exc import PackageNotFoundError
@@ -19,8 +17,8 @@ from pptx.exc import PackageNotFoundError
 from core.schema import Modality, Segment
 from ingest.errors import ExtractionError
 from ingest.extraction import ExtractContext, Extraction
-from ingest.image import WORK_PX, image_segments
-from ingest.limits import Losses, TextBudget, check_page_count, check_picture_budget
+from ingest.image import decode_pictures, image_segments
+from ingest.limits import Losses, TextBudget, check_page_count
 from ingest.thumbnails import pdf_page_thumbnail, thumbnail_jpeg
 
 
@@ -106,7 +104,8 @@ def _slide_segments(path: Path, slides: list[SlideContent], ctx: ExtractContext,
     for slide in slides:
         if budget.spent(slide.number):
             return
-        pictures = _decode_pictures(slide, s.min_figure_px, s.max_image_pixels, losses)
+        pictures = decode_pictures(slide.pictures, f"on slide {slide.number}", s.min_figure_px, s.max_image_pixels,
+                                   losses)
         thumbnail = rendered.get(slide.number)
         if thumbnail is None and pictures:
             largest = max(pictures, key=lambda im: im.width * im.height)
@@ -119,27 +118,6 @@ def _slide_segments(path: Path, slides: list[SlideContent], ctx: ExtractContext,
         if pictures:
             locators = [f"s{slide.number}:img{i}" for i in range(len(pictures))]
             yield from image_segments(pictures, ctx, locators, slide=slide.number)
-
-
-def _decode_pictures(slide: SlideContent, min_px: int, max_pixels: int, losses: Losses) -> list[Image.Image]:
-    """Pictures big enough to be content rather than logos and bullets; undecodable ones are skipped, and
-    those over the pixel budget too, before they are decoded (a JPEG is decoded smaller instead)."""
-    images = []
-    for blob in slide.pictures:
-        try:
-            image = Image.open(io.BytesIO(blob))
-            check_picture_budget(image, max_pixels)
-            image.load()
-        except ExtractionError as e:
-            losses.add(f"a picture on slide {slide.number} {e}")
-            continue
-        except Exception:  # a broken picture must not lose the slide's text
-            continue
-        if min(image.size) >= min_px:
-            picture = image.convert("RGB")
-            picture.thumbnail((WORK_PX, WORK_PX))
-            images.append(picture)
-    return images
 
 
 def render_slide_thumbnails(path: Path, max_px: int) -> dict[int, bytes]:

@@ -23,13 +23,14 @@ def clock(seconds: float) -> str:
 
 def place(hit: SearchHit) -> str:
     """Where in its file the hit is, as people say it: "page 3", "slide 2", "1:05", "Install, lines 12-40"
-    (a text file's section heading and lines), "Installation" (a web page's section), "Chapter 2, The storm"
-    (an e-book's chapter and section; its reflowed page only where its contents list none); "" for a whole file."""
+    (a text file's section heading and lines), "Budget, page 4" (a word processor document's section and page),
+    "Installation" (a web page's section), "Chapter 2, The storm" (an e-book's chapter and section; its reflowed
+    page only where its contents list none); "" for a whole file."""
     if chapter := hit.payload.get("chapter"):
         section = hit.payload.get("section")
         return f"{chapter}, {section}" if section and section != chapter else chapter
-    if hit.page is not None:
-        return f"page {hit.page}"
+    if hit.page is not None:  # a Word or OpenDocument text's section, where it has one, and its page
+        return f"{section}, page {hit.page}" if (section := hit.payload.get("section")) else f"page {hit.page}"
     if hit.slide is not None:
         return f"slide {hit.slide}"
     if hit.t0 is not None:

@@ -18,7 +18,8 @@ from core.schema import FileType
 from retrieval.filters import SearchFilters
 
 TYPE_ALIASES = {
-    "pdf": FileType.PDF, "doc": FileType.PDF, "document": FileType.PDF,
+    "pdf": FileType.PDF,
+    "document": FileType.DOCUMENT, "doc": FileType.DOCUMENT, "docx": FileType.DOCUMENT, "word": FileType.DOCUMENT,
     "slides": FileType.SLIDES, "slide": FileType.SLIDES, "pptx": FileType.SLIDES, "deck": FileType.SLIDES,
     "image": FileType.IMAGE, "photo": FileType.IMAGE, "picture": FileType.IMAGE, "img": FileType.IMAGE,
     "audio": FileType.AUDIO, "sound": FileType.AUDIO, "podcast": FileType.AUDIO,
