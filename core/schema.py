@@ -38,7 +38,7 @@ class FileType(str, Enum):
     """What the user filters on (`--type pdf`)."""
 
     PDF = "pdf"
-    SLIDES = "slides"
+    SLIDES = "slides"  # a deck: PowerPoint .pptx, OpenDocument .odp
     IMAGE = "image"
     AUDIO = "audio"
     VIDEO = "video"
@@ -46,7 +46,7 @@ class FileType(str, Enum):
     HTML = "html"  # a saved web page: its main text, sections by heading, each linked by its anchor
     EBOOK = "ebook"  # an EPUB: pages of the reflowed book, placed by chapter and section
     SHEET = "sheet"  # a table in text (CSV, TSV): runs of rows, each with the header row
-    DOCUMENT = "document"  # a word processor's document (Word .docx): sections by heading, with their pages
+    DOCUMENT = "document"  # a word processor's (Word .docx, OpenDocument .odt): sections by heading, with pages
     TEXT = "text"  # plain-text documents without a file (evaluation corpora, API input)
 
 

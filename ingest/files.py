@@ -19,11 +19,11 @@ from ingest.report import SkippedFile
 
 EXTENSIONS: dict[str, FileType] = {
     ".pdf": FileType.PDF,
-    ".pptx": FileType.SLIDES,
+    **{ext: FileType.SLIDES for ext in (".pptx", ".odp")},
     **{ext: FileType.PLAINTEXT for ext in (".txt", ".md", ".markdown")},
     **{ext: FileType.HTML for ext in (".html", ".htm", ".xhtml")},
     ".epub": FileType.EBOOK,
-    ".docx": FileType.DOCUMENT,
+    **{ext: FileType.DOCUMENT for ext in (".docx", ".odt")},
     **{ext: FileType.SHEET for ext in (".csv", ".tsv")},
     **{ext: FileType.IMAGE for ext in (".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp")},
     **{ext: FileType.AUDIO for ext in (".wav", ".mp3", ".m4a", ".flac", ".ogg", ".opus")},
@@ -38,6 +38,8 @@ MAGIC: dict[str, tuple[bytes, ...]] = {
     ".pptx": (b"PK\x03\x04",),
     ".epub": (b"PK\x03\x04",),
     ".docx": (b"PK\x03\x04",),
+    ".odt": (b"PK\x03\x04",),
+    ".odp": (b"PK\x03\x04",),
     ".jpg": (b"\xff\xd8\xff",),
     ".jpeg": (b"\xff\xd8\xff",),
     ".png": (b"\x89PNG",),
@@ -181,7 +183,7 @@ def kind_of(suffix: str) -> str:
     if file_type is FileType.PDF:
         return "a PDF document"
     if file_type is FileType.SLIDES:
-        return "a PowerPoint deck"
+        return "an OpenDocument presentation" if suffix == ".odp" else "a PowerPoint deck"
     if file_type is FileType.PLAINTEXT:
         return "a Markdown file" if suffix in (".md", ".markdown") else "a text file"
     if file_type is FileType.HTML:
@@ -191,7 +193,7 @@ def kind_of(suffix: str) -> str:
     if file_type is FileType.SHEET:
         return "a CSV table"
     if file_type is FileType.DOCUMENT:
-        return "a Word document"
+        return "an OpenDocument text" if suffix == ".odt" else "a Word document"
     if file_type is FileType.IMAGE:
         return f"a {name} image"
     return f"{name} {file_type.value if file_type else 'data'}"

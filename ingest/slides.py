@@ -93,11 +93,12 @@ def _walk_shapes(shapes) -> Iterator[Any]:
 def extract_slides(path: Path, ctx: ExtractContext) -> Extraction:
     info, slides = read_slides(path, ctx.settings.max_pages)
     losses = Losses()
-    return Extraction(info=info, segments=_slide_segments(path, slides, ctx, losses), losses=losses)
+    return Extraction(info=info, segments=slide_segments(path, slides, ctx, losses), losses=losses)
 
 
-def _slide_segments(path: Path, slides: list[SlideContent], ctx: ExtractContext, losses: Losses
-                    ) -> Iterator[Segment]:
+def slide_segments(path: Path, slides: list[SlideContent], ctx: ExtractContext, losses: Losses
+                   ) -> Iterator[Segment]:
+    """A deck's slides (PowerPoint's or OpenDocument's) as text segments and picture segments, by slide number."""
     s = ctx.settings
     rendered = render_slide_thumbnails(path, s.thumbnail_px)
     budget = TextBudget(s, losses, "slide", len(slides))

@@ -76,7 +76,7 @@ def extract_docx(path: Path, ctx: ExtractContext) -> Extraction:
     if props.created:
         info["created"] = props.created.isoformat() + ("" if props.created.tzinfo else "+00:00")
     losses = Losses()
-    return Extraction(info=info, segments=_segments(pieces, ctx, losses), losses=losses)
+    return Extraction(info=info, segments=piece_segments(pieces, ctx, losses), losses=losses)
 
 
 def read_pieces(document: Any) -> list[Piece]:
@@ -193,7 +193,8 @@ def _pictures(element: Any, related: dict[str, Any]) -> list[bytes]:
     return blobs
 
 
-def _segments(pieces: list[Piece], ctx: ExtractContext, losses: Losses) -> Iterator[Segment]:
+def piece_segments(pieces: list[Piece], ctx: ExtractContext, losses: Losses) -> Iterator[Segment]:
+    """A document's sections as text segments (ingest/html.py), each followed by its pictures' segments."""
     s = ctx.settings
 
     def pictures(number: int, piece: Section) -> list[Segment]:

@@ -20,7 +20,9 @@ from retrieval.filters import SearchFilters
 TYPE_ALIASES = {
     "pdf": FileType.PDF,
     "document": FileType.DOCUMENT, "doc": FileType.DOCUMENT, "docx": FileType.DOCUMENT, "word": FileType.DOCUMENT,
+    "odt": FileType.DOCUMENT, "writer": FileType.DOCUMENT,
     "slides": FileType.SLIDES, "slide": FileType.SLIDES, "pptx": FileType.SLIDES, "deck": FileType.SLIDES,
+    "odp": FileType.SLIDES, "presentation": FileType.SLIDES,
     "image": FileType.IMAGE, "photo": FileType.IMAGE, "picture": FileType.IMAGE, "img": FileType.IMAGE,
     "audio": FileType.AUDIO, "sound": FileType.AUDIO, "podcast": FileType.AUDIO,
     "video": FileType.VIDEO, "movie": FileType.VIDEO, "clip": FileType.VIDEO,
