@@ -24,7 +24,7 @@ EXTENSIONS: dict[str, FileType] = {
     **{ext: FileType.HTML for ext in (".html", ".htm", ".xhtml")},
     ".epub": FileType.EBOOK,
     **{ext: FileType.DOCUMENT for ext in (".docx", ".odt")},
-    **{ext: FileType.SHEET for ext in (".csv", ".tsv")},
+    **{ext: FileType.SHEET for ext in (".csv", ".tsv", ".xlsx", ".ods")},
     **{ext: FileType.IMAGE for ext in (".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp")},
     **{ext: FileType.AUDIO for ext in (".wav", ".mp3", ".m4a", ".flac", ".ogg", ".opus")},
     **{ext: FileType.VIDEO for ext in (".mp4", ".mkv", ".webm", ".mov", ".avi")},
@@ -40,6 +40,8 @@ MAGIC: dict[str, tuple[bytes, ...]] = {
     ".docx": (b"PK\x03\x04",),
     ".odt": (b"PK\x03\x04",),
     ".odp": (b"PK\x03\x04",),
+    ".xlsx": (b"PK\x03\x04",),
+    ".ods": (b"PK\x03\x04",),
     ".jpg": (b"\xff\xd8\xff",),
     ".jpeg": (b"\xff\xd8\xff",),
     ".png": (b"\x89PNG",),
@@ -62,7 +64,7 @@ MAGIC: dict[str, tuple[bytes, ...]] = {
 }
 
 # Office Open XML files: a password-protected one is an OLE compound file, told apart from a mislabelled one.
-OFFICE_OPEN_XML = frozenset({".docx", ".pptx"})
+OFFICE_OPEN_XML = frozenset({".docx", ".pptx", ".xlsx"})
 
 HASH_BLOCK = 1 << 20
 
@@ -154,7 +156,7 @@ def inspect(path: Path, max_file_mb: float | None = None) -> Asset:
         raise ExtractionError(f"cannot read file: {e.strerror or e}") from e
     suffix = path.suffix.lower()
     if head.startswith(OLE_MAGIC) and suffix in OFFICE_OPEN_XML:
-        raise ExtractionError(ole_reason(path, kind_of(suffix).removeprefix("a ")))
+        raise ExtractionError(ole_reason(path, kind_of(suffix)))
     if not _has_signature(suffix, head, MAGIC.get(suffix, ())):
         raise ExtractionError(f"not {kind_of(suffix)}: the content is {looks_like(head)}, "
                               f"which does not match the {suffix} extension")
@@ -191,7 +193,7 @@ def kind_of(suffix: str) -> str:
     if file_type is FileType.EBOOK:
         return "an EPUB e-book"
     if file_type is FileType.SHEET:
-        return "a CSV table"
+        return {".xlsx": "an Excel workbook", ".ods": "an OpenDocument spreadsheet"}.get(suffix, "a CSV table")
     if file_type is FileType.DOCUMENT:
         return "an OpenDocument text" if suffix == ".odt" else "a Word document"
     if file_type is FileType.IMAGE:

@@ -72,6 +72,7 @@ from ingest.slides import extract_slides
 from ingest.text import extract_text
 from ingest.video import extract_video
 from ingest.word import extract_docx
+from ingest.workbook import extract_ods, extract_xlsx
 from store.base import Filter, MatchValue, PointRecord, Store, VectorValue
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,8 @@ EXTRACTORS: dict[FileType, Extractor] = {
 EXTENSION_EXTRACTORS: dict[str, Extractor] = {
     ".odt": extract_odt,
     ".odp": extract_odp,
+    ".xlsx": extract_xlsx,
+    ".ods": extract_ods,
 }
 
 

@@ -86,7 +86,8 @@ def has_mimetype(mimetypes: tuple[bytes, ...], kind: str, name: str) -> Check:
 
 
 def ole_reason(path: Path, kind: str) -> str:
-    """Why an OLE compound file under an Office Open XML name is not read: encrypted, or the older format."""
+    """Why an OLE compound file under an Office Open XML name ("a Word document") is not read: encrypted, or the
+    older format."""
     found = False
     tail = b""
     try:
@@ -99,7 +100,7 @@ def ole_reason(path: Path, kind: str) -> str:
     except OSError as e:
         return f"cannot read file: {e.strerror or e}"
     if found:
-        return (f"encrypted {kind}: it is password-protected (an OLE container holding the encrypted package), "
+        return (f"encrypted {kind.split(' ', 1)[1]}: it is password-protected (an OLE container holding the encrypted package), "
                 f"so it cannot be read; save a copy without a password to index it")
     return (f"not {kind}: the content is an OLE compound file, the older binary Office format (.doc, .xls, .ppt), "
             f"which is not read")

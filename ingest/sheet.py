@@ -1,5 +1,7 @@
 """Tables in text (CSV, TSV) to segments: runs of rows, each with the header row repeated at its head.
 
+`row_segments` makes the runs for every table: a CSV file's here, each sheet of a workbook (ingest/workbook.py).
+
 The dialect (delimiter, quoting) is sniffed from the start of the file (a .tsv is tab-separated unless the
 sniffer is sure otherwise); the first row is the header when the sniffer says so. A segment is a run of
 consecutive rows of about one encoder chunk's size; its text starts with the header row, so each value is

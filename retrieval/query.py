@@ -31,6 +31,8 @@ TYPE_ALIASES = {
     "html": FileType.HTML, "htm": FileType.HTML, "web": FileType.HTML, "webpage": FileType.HTML,
     "ebook": FileType.EBOOK, "epub": FileType.EBOOK, "book": FileType.EBOOK,
     "sheet": FileType.SHEET, "csv": FileType.SHEET, "tsv": FileType.SHEET, "table": FileType.SHEET,
+    "xlsx": FileType.SHEET, "excel": FileType.SHEET, "ods": FileType.SHEET, "spreadsheet": FileType.SHEET,
+    "workbook": FileType.SHEET,
 }
 
 _FILTER = re.compile(r"^(type|after|before|in|tag|lang):(.+)$", re.IGNORECASE)
