@@ -102,7 +102,7 @@ def _broken_documents(corpus: BadCorpus, folder: Path) -> None:
 
 
 def _broken_office_files(corpus: BadCorpus, folder: Path) -> None:
-    """Word files that are encrypted, mislabelled, corrupt, another ZIP, a ZIP bomb or an XML bomb."""
+    """Office files that are encrypted, mislabelled, corrupt, another ZIP, a ZIP bomb or an XML bomb."""
     folder.mkdir(parents=True)
     good = write_docx(folder / "good.docx", [("Minutes", "The lock keeper asked for a new winch on the weir.")])
     corpus.good.append(GoodFile(good, "lock keeper asked for a new winch on the weir"))
@@ -118,16 +118,21 @@ def _broken_office_files(corpus: BadCorpus, folder: Path) -> None:
     corpus.failed[folder / "bomb.docx"] = r"decompresses to more than 80 MB.*OMNIDEX_MAX_FILE_MB"
     xml_bomb(good, folder / "laughs.docx", "word/document.xml")
     corpus.failed[folder / "laughs.docx"] = r"word/document.xml declares a document type"
+    (folder / "deck as sheet.xlsx").write_bytes((folder / "deck as word.docx").read_bytes())
+    corpus.failed[folder / "deck as sheet.xlsx"] = r"not an Excel workbook: a ZIP archive without xl/workbook.xml"
+    encrypt_office(_write_deck(folder / "plain deck.pptx"), folder / "locked deck.pptx", "hunter2")
+    (folder / "plain deck.pptx").unlink()
+    corpus.failed[folder / "locked deck.pptx"] = r"^encrypted PowerPoint deck: it is password-protected"
+    (folder / "spreadsheet.odt").write_bytes(b"PK\x03\x04" + os.urandom(1024))
+    corpus.failed[folder / "spreadsheet.odt"] = r"corrupt or unreadable OpenDocument text"
 
 
-def write_docx(path: Path, sections: list[tuple[str, str]], page_breaks: bool = False) -> Path:
-    """A real Word document (python-docx): a heading and a paragraph per section, a page break between sections."""
+def write_docx(path: Path, sections: list[tuple[str, str]]) -> Path:
+    """A real Word document (python-docx): a heading and a paragraph per section."""
     import docx
 
     document = docx.Document()
-    for n, (title, text) in enumerate(sections):
-        if n and page_breaks:
-            document.add_page_break()
+    for title, text in sections:
         document.add_heading(title, 1)
         document.add_paragraph(text)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -187,3 +192,91 @@ def xml_bomb(source: Path, target: Path, member: str) -> Path:
                 data = LAUGHS + body[:close] + b"&lol9;" + body[close:]
             new.writestr(item, data)
     return target
+
+
+def _broken_pictures(corpus: BadCorpus, folder: Path) -> None:
+    from skimage import data as skdata
+
+    folder.mkdir(parents=True)
+    buffer = io.BytesIO()
+    Image.fromarray(skdata.astronaut()).save(buffer, "JPEG", quality=90)
+    (folder / "half.jpg").write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+    corpus.failed[folder / "half.jpg"] = r"truncated"
+    (folder / "bomb.png").write_bytes(png_bomb(60_000, 60_000))
+    corpus.failed[folder / "bomb.png"] = r"pixels.*limit"
+    png = io.BytesIO()
+    Image.new("RGB", (64, 64), "orange").save(png, "PNG")
+    (folder / "really a png.jpg").write_bytes(png.getvalue())
+    corpus.failed[folder / "really a png.jpg"] = r"not a JPEG image.*PNG"
+
+
+def png_bomb(width: int, height: int) -> bytes:
+    """A valid PNG of a few hundred bytes whose header promises width x height grey pixels."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 1000))
+            + chunk(b"IEND", b""))
+
+
+def _broken_media(corpus: BadCorpus, folder: Path) -> None:
+    folder.mkdir(parents=True)
+    (folder / "song.mp3").write_text("Lyrics of the song, typed out by hand.\n" * 30)
+    corpus.failed[folder / "song.mp3"] = r"not MP3 audio.*plain text"
+    blip = np.sin(2 * np.pi * 440 * np.arange(int(0.1 * SAMPLE_RATE)) / SAMPLE_RATE) * 0.5
+    # A tenth of a second is short, not broken: it is indexed as the sound it is.
+    corpus.good.append(GoodFile(write_wav(folder / "blip.wav", blip), "type:audio dial tone"))
+    (folder / "clip.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + os.urandom(4096))
+    corpus.failed[folder / "clip.mp4"] = r"corrupt or unreadable video: Invalid data"
+    (folder / "podcast.m4a").write_bytes(b"\x00\x00\x00\x18ftypM4A " + b"\x00" * 64)
+    corpus.failed[folder / "podcast.m4a"] = r"corrupt or unreadable media file: Invalid data"
+
+
+def _empty_files(corpus: BadCorpus, folder: Path) -> None:
+    """A zero-byte file of every supported extension."""
+    folder.mkdir(parents=True)
+    for extension in EXTENSIONS:
+        path = folder / f"empty{extension}"
+        path.touch()
+        corpus.failed[path] = r"empty file \(0 bytes\)"
+
+
+def _over_the_limits(corpus: BadCorpus, folder: Path) -> None:
+    """One file over each limit in LIMITS, and the 10,000-page PDF (under the size limit, over the page limit)."""
+    folder.mkdir(parents=True)
+    corpus.huge_pdf = write_many_pages(folder / "tide tables.pdf", HUGE_PDF_PAGES)
+    corpus.failed[corpus.huge_pdf] = r"skipped: 10,000 pages, over the limit of 5,000 \(OMNIDEX_MAX_PAGES\)"
+    size_mb = LIMITS["max_file_mb"] + 1
+    noise = np.random.default_rng(7).uniform(-0.1, 0.1, int(size_mb * 2**20 / 2))
+    write_wav(folder / "field recording.wav", noise)
+    corpus.failed[folder / "field recording.wav"] = r"skipped: 9(\.\d)? MB, over the limit of 8 MB \(OMNIDEX_MAX_FILE_MB\)"
+    seconds = LIMITS["max_duration_s"] + 30
+    tone = np.sin(2 * np.pi * 220 * np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE) * 0.3
+    write_wav(folder / "long tone.wav", tone)
+    corpus.failed[folder / "long tone.wav"] = r"skipped: 1 min 30 s long, over the limit of 1 min \(OMNIDEX_MAX_DURATION_S\)"
+    silent_video(folder / "long clip.mp4", seconds=seconds, fps=1)
+    corpus.failed[folder / "long clip.mp4"] = r"skipped: 1 min 30 s long, over the limit of 1 min \(OMNIDEX_MAX_DURATION_S\)"
+
+
+def write_many_pages(path: Path, pages: int, block: int = 100) -> Path:
+    """A PDF of `pages` small pages with a line of text each, made in seconds by copying a block of pages."""
+    with pymupdf.open() as source, pymupdf.open() as doc:
+        for n in range(1, block + 1):
+            source.new_page(width=300, height=200).insert_text(
+                (20, 40), f"Tide table {n} for the harbour berths.", fontsize=9)
+        while doc.page_count < pages:
+            doc.insert_pdf(source, to_page=min(block, pages - doc.page_count) - 1)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        doc.save(path)
+    return path
+
+
+def _links_and_odd_entries(corpus: BadCorpus, folder: Path) -> None:
+    """A file symlink that points at itself, a folder link back to its parent, and a named pipe."""
+    folder.mkdir(parents=True)
+    (folder / "loop.pdf").symlink_to(folder / "loop.pdf")
+    corpus.failed[folder / "loop.pdf"] = r"symbolic links"
+    (folder / "again").symlink_to(folder, target_is_directory=True)  # walking it would never end
+    os.mkfifo(folder / "pipe.wav")  # opening it to read would wait forever for a writer
+    corpus.failed[folder / "pipe.wav"] = r"not a regular file"
