@@ -38,14 +38,15 @@ class FileType(str, Enum):
     """What the user filters on (`--type pdf`)."""
 
     PDF = "pdf"
-    SLIDES = "slides"
+    SLIDES = "slides"  # a deck: PowerPoint .pptx, OpenDocument .odp
     IMAGE = "image"
     AUDIO = "audio"
     VIDEO = "video"
     PLAINTEXT = "plaintext"  # a text file: .txt, Markdown (sections by heading, places by line)
     HTML = "html"  # a saved web page: its main text, sections by heading, each linked by its anchor
     EBOOK = "ebook"  # an EPUB: pages of the reflowed book, placed by chapter and section
-    SHEET = "sheet"  # a table in text (CSV, TSV): runs of rows, each with the header row
+    SHEET = "sheet"  # a table (CSV, TSV) or a workbook's sheets (.xlsx, .ods): runs of rows under the header row
+    DOCUMENT = "document"  # a word processor's (Word .docx, OpenDocument .odt): sections by heading, with pages
     TEXT = "text"  # plain-text documents without a file (evaluation corpora, API input)
 
 

@@ -6,15 +6,14 @@ payload (`chapter`), the section (`section`, when deeper than the chapter) and t
 (`page`), the locator of last resort: the same book reflows the same way, so its points keep their ids.
 
 Budgets: an EPUB is a ZIP archive, so before MuPDF opens it its members are decompressed (and thrown away) up
-to a budget of EPUB_EXPANSION times the file-size limit (OMNIDEX_MAX_FILE_MB): a ZIP bomb fails with a reason
-instead of filling memory. Then the page limit (OMNIDEX_MAX_PAGES) and the text budget per page and per file,
-as for a PDF.
+to a budget of ten times the file-size limit (OMNIDEX_MAX_FILE_MB), and its XML parts may declare no entities
+(ingest/package.py): a ZIP bomb or an XML bomb fails with a reason instead of filling memory. Then the page
+limit (OMNIDEX_MAX_PAGES) and the text budget per page and per file, as for a PDF.
 """
 
 from __future__ import annotations
 
 import bisect
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,34 +21,15 @@ from typing import Any
 from core.schema import Modality, Segment
 from ingest.errors import ExtractionError
 from ingest.extraction import ExtractContext, Extraction
-from ingest.limits import MB, Losses, TextBudget, check_page_count, setting_name
+from ingest.limits import Losses, TextBudget, check_page_count
+from ingest.package import check_package, has_mimetype
 
 EPUB_MIMETYPE = b"application/epub+zip"
-EPUB_EXPANSION = 10  # an e-book may hold this many times the file-size limit once decompressed
-READ_BLOCK = 1 << 20
 
 
 def check_archive(path: Path, max_file_mb: float) -> None:
-    """Refuse a ZIP that is no EPUB, and one that decompresses beyond the budget (declared or actual)."""
-    budget = int(max_file_mb * MB * EPUB_EXPANSION)
-    over = (f"skipped: the e-book decompresses to more than {budget / MB:,.0f} MB, {EPUB_EXPANSION} times the "
-            f"file-size limit ({setting_name('max_file_mb')}): a ZIP bomb, or a book too large to read")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            members = archive.infolist()
-            if "mimetype" not in archive.namelist() or archive.read("mimetype").strip() != EPUB_MIMETYPE:
-                raise ExtractionError("not an EPUB e-book: a ZIP archive without the EPUB mimetype entry")
-            if sum(m.file_size for m in members) > budget:
-                raise ExtractionError(over)
-            total = 0
-            for member in members:  # what the headers declare may lie: count what actually comes out
-                with archive.open(member) as f:
-                    while block := f.read(READ_BLOCK):
-                        total += len(block)
-                        if total > budget:
-                            raise ExtractionError(over)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError) as e:
-        raise ExtractionError(f"corrupt or unreadable EPUB: {e}") from e
+    """Refuse a ZIP that is no EPUB, and one that decompresses beyond the budget (ingest/package.py)."""
+    check_package(path, max_file_mb, "EPUB e-book", has_mimetype((EPUB_MIMETYPE,), "an EPUB e-book", "EPUB"))
 
 
 def extract_epub(path: Path, ctx: ExtractContext) -> Extraction:

@@ -14,15 +14,17 @@ from pathlib import Path
 from core.schema import Asset, FileType
 from ingest.errors import ExtractionError
 from ingest.limits import check_file_size
+from ingest.package import OLE_MAGIC, ole_reason
 from ingest.report import SkippedFile
 
 EXTENSIONS: dict[str, FileType] = {
     ".pdf": FileType.PDF,
-    ".pptx": FileType.SLIDES,
+    **{ext: FileType.SLIDES for ext in (".pptx", ".odp")},
     **{ext: FileType.PLAINTEXT for ext in (".txt", ".md", ".markdown")},
     **{ext: FileType.HTML for ext in (".html", ".htm", ".xhtml")},
     ".epub": FileType.EBOOK,
-    **{ext: FileType.SHEET for ext in (".csv", ".tsv")},
+    **{ext: FileType.DOCUMENT for ext in (".docx", ".odt")},
+    **{ext: FileType.SHEET for ext in (".csv", ".tsv", ".xlsx", ".ods")},
     **{ext: FileType.IMAGE for ext in (".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp")},
     **{ext: FileType.AUDIO for ext in (".wav", ".mp3", ".m4a", ".flac", ".ogg", ".opus")},
     **{ext: FileType.VIDEO for ext in (".mp4", ".mkv", ".webm", ".mov", ".avi")},
@@ -35,6 +37,11 @@ MAGIC: dict[str, tuple[bytes, ...]] = {
     ".pdf": (b"%PDF-",),
     ".pptx": (b"PK\x03\x04",),
     ".epub": (b"PK\x03\x04",),
+    ".docx": (b"PK\x03\x04",),
+    ".odt": (b"PK\x03\x04",),
+    ".odp": (b"PK\x03\x04",),
+    ".xlsx": (b"PK\x03\x04",),
+    ".ods": (b"PK\x03\x04",),
     ".jpg": (b"\xff\xd8\xff",),
     ".jpeg": (b"\xff\xd8\xff",),
     ".png": (b"\x89PNG",),
@@ -55,6 +62,9 @@ MAGIC: dict[str, tuple[bytes, ...]] = {
     ".webm": (b"\x1aE\xdf\xa3",),
     ".avi": (b"AVI ",),
 }
+
+# Office Open XML files: a password-protected one is an OLE compound file, told apart from a mislabelled one.
+OFFICE_OPEN_XML = frozenset({".docx", ".pptx", ".xlsx"})
 
 HASH_BLOCK = 1 << 20
 
@@ -145,6 +155,8 @@ def inspect(path: Path, max_file_mb: float | None = None) -> Asset:
     except OSError as e:
         raise ExtractionError(f"cannot read file: {e.strerror or e}") from e
     suffix = path.suffix.lower()
+    if head.startswith(OLE_MAGIC) and suffix in OFFICE_OPEN_XML:
+        raise ExtractionError(ole_reason(path, kind_of(suffix)))
     if not _has_signature(suffix, head, MAGIC.get(suffix, ())):
         raise ExtractionError(f"not {kind_of(suffix)}: the content is {looks_like(head)}, "
                               f"which does not match the {suffix} extension")
@@ -173,7 +185,7 @@ def kind_of(suffix: str) -> str:
     if file_type is FileType.PDF:
         return "a PDF document"
     if file_type is FileType.SLIDES:
-        return "a PowerPoint deck"
+        return "an OpenDocument presentation" if suffix == ".odp" else "a PowerPoint deck"
     if file_type is FileType.PLAINTEXT:
         return "a Markdown file" if suffix in (".md", ".markdown") else "a text file"
     if file_type is FileType.HTML:
@@ -181,7 +193,9 @@ def kind_of(suffix: str) -> str:
     if file_type is FileType.EBOOK:
         return "an EPUB e-book"
     if file_type is FileType.SHEET:
-        return "a CSV table"
+        return {".xlsx": "an Excel workbook", ".ods": "an OpenDocument spreadsheet"}.get(suffix, "a CSV table")
+    if file_type is FileType.DOCUMENT:
+        return "an OpenDocument text" if suffix == ".odt" else "a Word document"
     if file_type is FileType.IMAGE:
         return f"a {name} image"
     return f"{name} {file_type.value if file_type else 'data'}"
@@ -191,6 +205,8 @@ def looks_like(head: bytes) -> str:
     """What the first bytes of a file say it is, for the reason given when they contradict its extension."""
     if head.startswith(b"PK\x03\x04"):
         return "a ZIP archive"  # a PowerPoint deck is one, and so are many other files
+    if head.startswith(OLE_MAGIC):
+        return "an OLE compound file (an older Office document, or an encrypted one)"
     if any(m in head[:16] for m in _ISO_MEDIA):
         return "an MP4/QuickTime media file"  # .mp4, .mov and .m4a share it
     for suffix, magics in MAGIC.items():

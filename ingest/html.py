@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,10 +53,13 @@ _SPACES = re.compile(r"[ \t\u00a0\r\f\v]+")
 
 @dataclass
 class Section:
+    """A stretch of a document under one heading; Word and OpenDocument texts (ingest/word.py, opendocument.py) cut theirs at pages too."""
+
     title: str | None
     level: int  # 1..6; 0 for the untitled text before the first heading
     anchor: str | None
     parts: list[str] = field(default_factory=list)
+    page: int | None = None  # the page it lies on, where the document's layout says
 
     def text(self) -> str:
         lines = (_SPACES.sub(" ", line).strip() for line in "".join(self.parts).split("\n"))
@@ -77,7 +80,7 @@ def extract_html(path: Path, ctx: ExtractContext) -> Extraction:
     title = title or next((sec.title for sec in sections if sec.level == 1), None)
     if title:
         info["title"] = title
-    return Extraction(info=info, segments=_segments(sections, ctx, losses), losses=losses)
+    return Extraction(info=info, segments=section_segments(sections, ctx, losses), losses=losses)
 
 
 def parse_page(data: bytes, final: bool = True) -> tuple[Any, str | None]:
@@ -200,7 +203,11 @@ def anchor_of(heading: Any) -> str | None:
     return None
 
 
-def _segments(sections: list[Section], ctx: ExtractContext, losses: Losses) -> Iterator[Segment]:
+def section_segments(sections: list[Section], ctx: ExtractContext, losses: Losses,
+                     after: Callable[[int, Section], Iterable[Segment]] | None = None) -> Iterator[Segment]:
+    """Headed sections as text segments, each with its section's title, anchor and page, within the file's text
+    budget; a long section is chunked in blocks of at most OMNIDEX_MAX_TEXT_CHARS_PER_PAGE characters. `after`
+    gives the segments that follow a section's text (the pictures in it)."""
     s = ctx.settings
     left = s.max_text_chars_per_file
     n = 0
@@ -214,17 +221,21 @@ def _segments(sections: list[Section], ctx: ExtractContext, losses: Losses) -> I
                        f"({setting_name('max_text_chars_per_file')})")
             text = text[:left]
         left -= len(text)
-        for block in _blocks(text, s.max_text_chars_per_page):
+        for block in text_blocks(text, s.max_text_chars_per_page):
             for chunk in ctx.chunker.chunks(block):
                 extra = {"anchor": section.anchor} if section.anchor else {}
                 yield Segment(locator=f"S{number}:c{n}", modality=Modality.TEXT, text=chunk.text,
-                              section=section.title, context=chunk.window, context_span=chunk.span, extra=extra)
+                              section=section.title, page=section.page, context=chunk.window,
+                              context_span=chunk.span, extra=extra)
                 n += 1
+        if after is not None:
+            yield from after(number, section)
         if left <= 0:
             return
 
 
-def _blocks(text: str, max_chars: int) -> Iterator[str]:
+def text_blocks(text: str, max_chars: int) -> Iterator[str]:
+    """The text in blocks of at most max_chars, cut at line ends."""
     block: list[str] = []
     size = 0
     for line in text.split("\n"):

@@ -6,6 +6,7 @@ slide pictures and video frames go through the same `image_segments`, batched.
 
 from __future__ import annotations
 
+import io
 import logging
 import math
 from collections.abc import Iterator, Sequence
@@ -20,7 +21,7 @@ from core.schema import Modality, Segment
 from encoders.base import l2_normalise
 from ingest.errors import ExtractionError
 from ingest.extraction import ExtractContext, Extraction
-from ingest.limits import check_picture_budget
+from ingest.limits import Losses, check_picture_budget
 from ingest.ocr import TEXT_LIKELIHOOD, glyph_marks, image_may_hold_text, ocr_glyph_text, ocr_image_text
 from ingest.thumbnails import as_rgb, thumbnail_jpeg
 
@@ -174,6 +175,29 @@ def image_segment(image: Image.Image, ctx: ExtractContext, locator: str, modalit
                   **position: Any) -> Segment:
     """One picture as a segment; use image_segments for several, the classifier runs batched."""
     return image_segments([image], ctx, [locator], modality, **position)[0]
+
+
+def decode_pictures(blobs: Sequence[bytes], where: str, min_px: int, max_pixels: int, losses: Losses
+                    ) -> list[Image.Image]:
+    """The pictures inside a document (a slide's, a Word section's) big enough to be content rather than logos
+    and bullets, at most WORK_PX wide. Undecodable ones are skipped, and those over the pixel budget too, before
+    they are decoded (a JPEG is decoded smaller instead), the loss recorded `where` ("on slide 3") they were."""
+    images = []
+    for blob in blobs:
+        try:
+            image = Image.open(io.BytesIO(blob))
+            check_picture_budget(image, max_pixels)
+            image.load()
+        except ExtractionError as e:
+            losses.add(f"a picture {where} {e}")
+            continue
+        except Exception:  # a broken picture must not lose the document's text
+            continue
+        if min(image.size) >= min_px:
+            picture = image.convert("RGB")
+            picture.thumbnail((WORK_PX, WORK_PX))
+            images.append(picture)
+    return images
 
 
 def image_segments(images: Sequence[Image.Image], ctx: ExtractContext, locators: Sequence[str],

@@ -53,6 +53,7 @@ from ingest.files import EXTENSIONS, discover, inspect
 from ingest.html import extract_html
 from ingest.image import extract_image
 from ingest.limits import Losses, time_over_budget
+from ingest.opendocument import extract_odp, extract_odt
 from ingest.pdf import extract_pdf
 from ingest.prefetch import DeadlinePassed, prefetch
 from ingest.report import (
@@ -70,6 +71,8 @@ from ingest.sheet import extract_sheet
 from ingest.slides import extract_slides
 from ingest.text import extract_text
 from ingest.video import extract_video
+from ingest.word import extract_docx
+from ingest.workbook import extract_ods, extract_xlsx
 from store.base import Filter, MatchValue, PointRecord, Store, VectorValue
 
 log = logging.getLogger(__name__)
@@ -82,10 +85,22 @@ EXTRACTORS: dict[FileType, Extractor] = {
     FileType.HTML: extract_html,
     FileType.EBOOK: extract_epub,
     FileType.SHEET: extract_sheet,
+    FileType.DOCUMENT: extract_docx,
     FileType.IMAGE: extract_image,
     FileType.AUDIO: extract_audio,
     FileType.VIDEO: extract_video,
 }
+# Formats that share a FileType (a kind people filter on) with another format, but not its reader.
+EXTENSION_EXTRACTORS: dict[str, Extractor] = {
+    ".odt": extract_odt,
+    ".odp": extract_odp,
+    ".xlsx": extract_xlsx,
+    ".ods": extract_ods,
+}
+
+
+def extractor_of(asset: Asset) -> Extractor:
+    return EXTENSION_EXTRACTORS.get(asset.path.suffix.lower()) or EXTRACTORS[asset.file_type]
 
 def asset_filter(asset_id: str) -> Filter:
     return Filter(must=(MatchValue("asset_id", asset_id),))
@@ -248,7 +263,7 @@ class Indexer:
         opened: list[Extraction] = []
         with _openable(asset.path) as source:
             def extracted() -> Iterator[Segment]:
-                opened.append(EXTRACTORS[asset.file_type](source, self.ctx))
+                opened.append(extractor_of(asset)(source, self.ctx))
                 yield from opened[0].segments
 
             segments = prefetch(extracted(), self.batch_size * 2, deadline)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import shutil
 import subprocess
 import tempfile
@@ -11,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
 from pptx import Presentation
 from pptx.enum.shapes import MSO_SHAPE_TYPE
 from pptx.exc import PackageNotFoundError
@@ -19,8 +17,8 @@ from pptx.exc import PackageNotFoundError
 from core.schema import Modality, Segment
 from ingest.errors import ExtractionError
 from ingest.extraction import ExtractContext, Extraction
-from ingest.image import WORK_PX, image_segments
-from ingest.limits import Losses, TextBudget, check_page_count, check_picture_budget
+from ingest.image import decode_pictures, image_segments
+from ingest.limits import Losses, TextBudget, check_page_count
 from ingest.thumbnails import pdf_page_thumbnail, thumbnail_jpeg
 
 
@@ -95,18 +93,20 @@ def _walk_shapes(shapes) -> Iterator[Any]:
 def extract_slides(path: Path, ctx: ExtractContext) -> Extraction:
     info, slides = read_slides(path, ctx.settings.max_pages)
     losses = Losses()
-    return Extraction(info=info, segments=_slide_segments(path, slides, ctx, losses), losses=losses)
+    return Extraction(info=info, segments=slide_segments(path, slides, ctx, losses), losses=losses)
 
 
-def _slide_segments(path: Path, slides: list[SlideContent], ctx: ExtractContext, losses: Losses
-                    ) -> Iterator[Segment]:
+def slide_segments(path: Path, slides: list[SlideContent], ctx: ExtractContext, losses: Losses
+                   ) -> Iterator[Segment]:
+    """A deck's slides (PowerPoint's or OpenDocument's) as text segments and picture segments, by slide number."""
     s = ctx.settings
     rendered = render_slide_thumbnails(path, s.thumbnail_px)
     budget = TextBudget(s, losses, "slide", len(slides))
     for slide in slides:
         if budget.spent(slide.number):
             return
-        pictures = _decode_pictures(slide, s.min_figure_px, s.max_image_pixels, losses)
+        pictures = decode_pictures(slide.pictures, f"on slide {slide.number}", s.min_figure_px, s.max_image_pixels,
+                                   losses)
         thumbnail = rendered.get(slide.number)
         if thumbnail is None and pictures:
             largest = max(pictures, key=lambda im: im.width * im.height)
@@ -119,27 +119,6 @@ def _slide_segments(path: Path, slides: list[SlideContent], ctx: ExtractContext,
         if pictures:
             locators = [f"s{slide.number}:img{i}" for i in range(len(pictures))]
             yield from image_segments(pictures, ctx, locators, slide=slide.number)
-
-
-def _decode_pictures(slide: SlideContent, min_px: int, max_pixels: int, losses: Losses) -> list[Image.Image]:
-    """Pictures big enough to be content rather than logos and bullets; undecodable ones are skipped, and
-    those over the pixel budget too, before they are decoded (a JPEG is decoded smaller instead)."""
-    images = []
-    for blob in slide.pictures:
-        try:
-            image = Image.open(io.BytesIO(blob))
-            check_picture_budget(image, max_pixels)
-            image.load()
-        except ExtractionError as e:
-            losses.add(f"a picture on slide {slide.number} {e}")
-            continue
-        except Exception:  # a broken picture must not lose the slide's text
-            continue
-        if min(image.size) >= min_px:
-            picture = image.convert("RGB")
-            picture.thumbnail((WORK_PX, WORK_PX))
-            images.append(picture)
-    return images
 
 
 def render_slide_thumbnails(path: Path, max_px: int) -> dict[int, bytes]:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from retrieval.search import SearchHit
 
-MORE_FIELDS = ("page", "slide", "lines", "rows", "t0", "t1", "score", "id")  # what a JSON row says of another hit in its file
+MORE_FIELDS = ("page", "slide", "lines", "rows", "sheet", "t0", "t1", "score", "id")  # what a JSON row says of another hit in its file
 
 
 def clock(seconds: float) -> str:
@@ -23,13 +23,15 @@ def clock(seconds: float) -> str:
 
 def place(hit: SearchHit) -> str:
     """Where in its file the hit is, as people say it: "page 3", "slide 2", "1:05", "Install, lines 12-40"
-    (a text file's section heading and lines), "Installation" (a web page's section), "Chapter 2, The storm"
-    (an e-book's chapter and section; its reflowed page only where its contents list none); "" for a whole file."""
+    (a text file's section heading and lines), "Budget, page 4" (a word processor document's section and page),
+    "Installation" (a web page's section), "Farms, rows 2-40" (a workbook's sheet and rows), "Chapter 2, The
+    storm" (an e-book's chapter and section; its reflowed page only where its contents list none); "" for a whole
+    file."""
     if chapter := hit.payload.get("chapter"):
         section = hit.payload.get("section")
         return f"{chapter}, {section}" if section and section != chapter else chapter
-    if hit.page is not None:
-        return f"page {hit.page}"
+    if hit.page is not None:  # a Word or OpenDocument text's section, where it has one, and its page
+        return f"{section}, page {hit.page}" if (section := hit.payload.get("section")) else f"page {hit.page}"
     if hit.slide is not None:
         return f"slide {hit.slide}"
     if hit.t0 is not None:
@@ -38,8 +40,9 @@ def place(hit: SearchHit) -> str:
         said = f"line {span[0]}" if span[0] == span[1] else f"lines {span[0]}-{span[1]}"
         section = hit.payload.get("section")
         return f"{section}, {said}" if section else said
-    if (span := rows(hit)) is not None:
-        return f"row {span[0]}" if span[0] == span[1] else f"rows {span[0]}-{span[1]}"
+    if (span := rows(hit)) is not None:  # a workbook's also says its sheet
+        said = f"row {span[0]}" if span[0] == span[1] else f"rows {span[0]}-{span[1]}"
+        return f"{sheet}, {said}" if (sheet := hit.payload.get("sheet")) else said
     return hit.payload.get("section") or ""  # a web page's section, opened at its anchor
 
 
@@ -71,6 +74,7 @@ def hit_json(hit: SearchHit) -> dict[str, Any]:
         "slide": hit.slide,
         "lines": lines(hit),  # a text file's first and last line
         "rows": rows(hit),  # a table's first and last row
+        "sheet": hit.payload.get("sheet"),  # and a workbook's sheet they are on
         "section": hit.payload.get("section"),  # and the heading of its section (a text file's or a web page's)
         "anchor": hit.payload.get("anchor"),  # a web page's section: path#anchor opens the page there
         "chapter": hit.payload.get("chapter"),  # an e-book's chapter (its page is of the reflowed book)

@@ -18,8 +18,11 @@ from core.schema import FileType
 from retrieval.filters import SearchFilters
 
 TYPE_ALIASES = {
-    "pdf": FileType.PDF, "doc": FileType.PDF, "document": FileType.PDF,
+    "pdf": FileType.PDF,
+    "document": FileType.DOCUMENT, "doc": FileType.DOCUMENT, "docx": FileType.DOCUMENT, "word": FileType.DOCUMENT,
+    "odt": FileType.DOCUMENT, "writer": FileType.DOCUMENT,
     "slides": FileType.SLIDES, "slide": FileType.SLIDES, "pptx": FileType.SLIDES, "deck": FileType.SLIDES,
+    "odp": FileType.SLIDES, "presentation": FileType.SLIDES,
     "image": FileType.IMAGE, "photo": FileType.IMAGE, "picture": FileType.IMAGE, "img": FileType.IMAGE,
     "audio": FileType.AUDIO, "sound": FileType.AUDIO, "podcast": FileType.AUDIO,
     "video": FileType.VIDEO, "movie": FileType.VIDEO, "clip": FileType.VIDEO,
@@ -28,6 +31,8 @@ TYPE_ALIASES = {
     "html": FileType.HTML, "htm": FileType.HTML, "web": FileType.HTML, "webpage": FileType.HTML,
     "ebook": FileType.EBOOK, "epub": FileType.EBOOK, "book": FileType.EBOOK,
     "sheet": FileType.SHEET, "csv": FileType.SHEET, "tsv": FileType.SHEET, "table": FileType.SHEET,
+    "xlsx": FileType.SHEET, "excel": FileType.SHEET, "ods": FileType.SHEET, "spreadsheet": FileType.SHEET,
+    "workbook": FileType.SHEET,
 }
 
 _FILTER = re.compile(r"^(type|after|before|in|tag|lang):(.+)$", re.IGNORECASE)

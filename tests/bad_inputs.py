@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import struct
+import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,6 +98,100 @@ def _broken_documents(corpus: BadCorpus, folder: Path) -> None:
     corpus.failed[folder / "deck.pptx"] = r"corrupt or unreadable PowerPoint file: it is not a valid ZIP package"
     (folder / "scan.pdf").write_bytes(b"This is a note someone saved with the wrong extension.\n" * 20)
     corpus.failed[folder / "scan.pdf"] = r"not a PDF document.*plain text"
+    _broken_office_files(corpus, folder / "office")
+
+
+def _broken_office_files(corpus: BadCorpus, folder: Path) -> None:
+    """Office files that are encrypted, mislabelled, corrupt, another ZIP, a ZIP bomb or an XML bomb."""
+    folder.mkdir(parents=True)
+    good = write_docx(folder / "good.docx", [("Minutes", "The lock keeper asked for a new winch on the weir.")])
+    corpus.good.append(GoodFile(good, "lock keeper asked for a new winch on the weir"))
+    encrypt_office(good, folder / "locked.docx", "hunter2")
+    corpus.failed[folder / "locked.docx"] = r"^encrypted Word document: it is password-protected"
+    (folder / "notes.docx").write_text("A note saved under the wrong name.\n" * 20)
+    corpus.failed[folder / "notes.docx"] = r"not a Word document.*plain text"
+    (folder / "garbage.docx").write_bytes(b"PK\x03\x04" + os.urandom(2048))
+    corpus.failed[folder / "garbage.docx"] = r"corrupt or unreadable Word document"
+    _write_deck(folder / "deck as word.docx")
+    corpus.failed[folder / "deck as word.docx"] = r"not a Word document: a ZIP archive without word/document.xml"
+    zip_bomb(good, folder / "bomb.docx", "word/media/huge.bin", (LIMITS["max_file_mb"] * 10 + 1) << 20)
+    corpus.failed[folder / "bomb.docx"] = r"decompresses to more than 80 MB.*OMNIDEX_MAX_FILE_MB"
+    xml_bomb(good, folder / "laughs.docx", "word/document.xml")
+    corpus.failed[folder / "laughs.docx"] = r"word/document.xml declares a document type"
+    (folder / "deck as sheet.xlsx").write_bytes((folder / "deck as word.docx").read_bytes())
+    corpus.failed[folder / "deck as sheet.xlsx"] = r"not an Excel workbook: a ZIP archive without xl/workbook.xml"
+    encrypt_office(_write_deck(folder / "plain deck.pptx"), folder / "locked deck.pptx", "hunter2")
+    (folder / "plain deck.pptx").unlink()
+    corpus.failed[folder / "locked deck.pptx"] = r"^encrypted PowerPoint deck: it is password-protected"
+    (folder / "spreadsheet.odt").write_bytes(b"PK\x03\x04" + os.urandom(1024))
+    corpus.failed[folder / "spreadsheet.odt"] = r"corrupt or unreadable OpenDocument text"
+
+
+def write_docx(path: Path, sections: list[tuple[str, str]]) -> Path:
+    """A real Word document (python-docx): a heading and a paragraph per section."""
+    import docx
+
+    document = docx.Document()
+    for title, text in sections:
+        document.add_heading(title, 1)
+        document.add_paragraph(text)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document.save(path)
+    return path
+
+
+def _write_deck(path: Path) -> Path:
+    from pptx import Presentation
+
+    deck = Presentation()
+    deck.slides.add_slide(deck.slide_layouts[5]).shapes.title.text = "A deck under a Word name"
+    deck.save(path)
+    return path
+
+
+def encrypt_office(source: Path, target: Path, password: str) -> Path:
+    """The file password-protected as Office does it (msoffcrypto-tool): an OLE container holding the package."""
+    from msoffcrypto.format.ooxml import OOXMLFile
+
+    with source.open("rb") as f, target.open("wb") as out:
+        OOXMLFile(f).encrypt(password, out)
+    return target
+
+
+def zip_bomb(source: Path, target: Path, member: str, size: int) -> Path:
+    """A copy of a ZIP package with one more member of `size` zero bytes, a few KB once compressed. (A header
+    that under-declares its size gains nothing: zipfile stops at the declared size and fails the CRC.)"""
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as new:
+        for item in old.infolist():
+            new.writestr(item, old.read(item))
+        info = zipfile.ZipInfo(member)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        with new.open(info, "w", force_zip64=True) as f:
+            block = b"\0" * (1 << 20)
+            for _ in range(size // len(block)):
+                f.write(block)
+            f.write(b"\0" * (size % len(block)))
+    return target
+
+
+LAUGHS = (b'<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol">'
+          + b"".join(b'<!ENTITY lol%d "%s">' % (n, (b"&lol%d;" % (n - 1) if n > 1 else b"&lol;") * 10)
+                     for n in range(1, 10))
+          + b"]>\n")
+
+
+def xml_bomb(source: Path, target: Path, member: str) -> Path:
+    """A copy of a ZIP package whose XML part `member` is a billion laughs: nine levels of ten entities declared
+    in its prolog, the last referenced inside its root element (3 GB of "lol" once expanded)."""
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as new:
+        for item in old.infolist():
+            data = old.read(item)
+            if item.filename == member:
+                body = data[data.index(b"?>") + 2:] if data.startswith(b"<?xml") else data
+                close = body.rindex(b"</")
+                data = LAUGHS + body[:close] + b"&lol9;" + body[close:]
+            new.writestr(item, data)
+    return target
 
 
 def _broken_pictures(corpus: BadCorpus, folder: Path) -> None:

@@ -42,7 +42,7 @@ def test_inline_filters_add_to_the_sidebar_ones() -> None:
     assert f.file_types == ("pdf", "slides") and f.tags == ("work", "q3")
 
 
-@pytest.mark.parametrize("query, message", [("type:spreadsheet x", "unknown type"), ("after:yesterday x", "YYYY-MM-DD")])
+@pytest.mark.parametrize("query, message", [("type:hologram x", "unknown type"), ("after:yesterday x", "YYYY-MM-DD")])
 def test_mistakes_explain_themselves(query: str, message: str) -> None:
     with pytest.raises(QuerySyntaxError, match=message):
         parse_query(query)
@@ -57,3 +57,9 @@ def test_filters_become_store_conditions(tmp_path) -> None:
     assert MatchValue("dirs", str(tmp_path.resolve())) in must
     assert any(isinstance(c, DatetimeRange) and c.key == "date" for c in must)
     assert SearchFilters().to_store_filter() is None
+
+
+def test_office_kinds_have_their_names() -> None:
+    for name, kind in (("word", "document"), ("docx", "document"), ("odt", "document"), ("odp", "slides"),
+                       ("xlsx", "sheet"), ("ods", "sheet"), ("spreadsheet", "sheet"), ("excel", "sheet")):
+        assert parse_query(f"type:{name} x").filters.file_types == (kind,), name

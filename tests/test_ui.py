@@ -242,14 +242,14 @@ def test_no_results_says_which_filter_to_remove(library: Path) -> None:
 
 
 def test_a_bad_filter_explains_itself(library: Path) -> None:
-    at = search("type:spreadsheet tomatoes")
+    at = search("type:hologram tomatoes")
     message = plain(at.error[0].value)
-    assert "unknown type 'spreadsheet'" in message and "type:pdf" in message
+    assert "unknown type 'hologram'" in message and "type:pdf" in message
 
 
 def test_a_search_url_opens_that_search_with_its_filters(library: Path) -> None:
     at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params.update({"q": "a cup of coffee", "type": ["image", "spreadsheet"], "after": "2024-01-01",
+    at.query_params.update({"q": "a cup of coffee", "type": ["image", "hologram"], "after": "2024-01-01",
                             "before": "2024-12-31", "in": "/no/such/folder"})
     at.run()
     assert not at.exception

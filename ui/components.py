@@ -31,7 +31,8 @@ ICONS: dict[str, str] = {FileType.AUDIO.value: ":material/headphones:", FileType
                          FileType.PDF.value: ":material/description:",
                          FileType.PLAINTEXT.value: ":material/article:", FileType.HTML.value: ":material/language:",
                          FileType.EBOOK.value: ":material/menu_book:",
-                         FileType.SHEET.value: ":material/table:"}
+                         FileType.SHEET.value: ":material/table:",
+                         FileType.DOCUMENT.value: ":material/edit_document:"}
 
 
 # Settings only the UI reads (ui/access.py, the library page): a change to one must not open a second Omnidex
