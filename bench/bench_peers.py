@@ -51,14 +51,17 @@ from measure import cpu_name, percentile, spinning  # noqa: E402
 
 from core.config import Settings  # noqa: E402
 from omnidex.evaluation import load_beir, ndcg_at  # noqa: E402
+from retrieval.stages import StageClock  # noqa: E402
 
-MODEL = "all-minilm-l6-v2"
+MODEL = "all-minilm-l6-v2"  # --model: the peers need a sentence-transformers folder; the default model is ONNX
 SYSTEMS = ("floor", "omnidex", "omnidex-chunks", "txtai", "langchain")
+PEERS = ("txtai", "langchain")
 CANDIDATES = 50  # chunks a peer returns per query, folded into documents
 Chunk = tuple[str, str, str]  # (chunk id, document id, text)
 Ranker = Callable[[str], list[str]]  # a query -> document ids, best first
-# What a system is, once loaded (not timed): the indexing to time, and its ranker (None: the floor ranks nothing).
-Built = tuple[Callable[[], None], Ranker | None]
+# What a system is, once loaded (not timed): the indexing to time, its ranker (None: the floor ranks nothing),
+# and where its queries' CPU went, stage by stage (Omnidex only).
+Built = tuple[Callable[[], None], Ranker | None, StageClock | None]
 
 
 def chunked(corpus: dict[str, str], settings: Settings) -> tuple[list[Chunk], list[str]]:
@@ -87,19 +90,31 @@ def model_folder(settings: Settings) -> str:
     return str(locate(settings.text_model))
 
 
+def sentence_transformers_folder(settings: Settings) -> bool:
+    """Whether the peers (and sentence-transformers) can load the model: an ONNX-only folder they cannot."""
+    return (Path(model_folder(settings)) / "modules.json").is_file()
+
+
 # --------------------------------------------------------------------------- the systems, each in its own process
 
 
 def floor(chunks: list[Chunk], windows: list[str], settings: Settings) -> dict[str, float]:
-    """CPU seconds of sentence-transformers embedding the chunks alone, and Omnidex's windows alone."""
-    from sentence_transformers import SentenceTransformer
+    """CPU seconds of embedding the chunks alone, and Omnidex's windows alone: sentence-transformers where it
+    loads the model, else Omnidex's own encoder of it (an ONNX model), nothing else around it."""
+    if sentence_transformers_folder(settings):
+        from sentence_transformers import SentenceTransformer
 
-    model = SentenceTransformer(model_folder(settings), device="cpu")
-    model.encode(["warm up"])
+        model = SentenceTransformer(model_folder(settings), device="cpu")
+        encode = partial(model.encode, normalize_embeddings=True)
+    else:
+        from encoders.text import load_text_encoder
+
+        encode = load_text_encoder(settings.text_model).encode_document
+    encode(["warm up"])
     numbers = {}
     for name, texts in (("index_cpu_s", [text for _, _, text in chunks]), ("windows_cpu_s", windows)):
         cpu = time.process_time()
-        model.encode(texts, normalize_embeddings=True)
+        encode(texts)
         numbers[name] = time.process_time() - cpu
     return numbers
 
@@ -119,7 +134,13 @@ def index_omnidex(chunks: list[Chunk], corpus: dict[str, str], settings: Setting
     def rank(query: str) -> list[str]:
         return [hit.asset_id for hit in app.search(query, limit=10, group=True, cutoff=False)]
 
-    return index, rank
+    clock = StageClock()
+
+    def timed(query: str) -> list[str]:
+        app.searcher.timed(clock)  # on the searcher of the moment: indexing may have rebuilt the parts
+        return rank(query)
+
+    return index, timed, clock
 
 
 def index_txtai(chunks: list[Chunk], corpus: dict[str, str], settings: Settings,
@@ -135,7 +156,7 @@ def index_txtai(chunks: list[Chunk], corpus: dict[str, str], settings: Settings,
     def rank(query: str) -> list[str]:
         return documents_first(chunk_id for chunk_id, _ in embeddings.search(query, CANDIDATES))
 
-    return index, rank
+    return index, rank, None
 
 
 def index_langchain(chunks: list[Chunk], corpus: dict[str, str], settings: Settings,
@@ -162,16 +183,16 @@ def index_langchain(chunks: list[Chunk], corpus: dict[str, str], settings: Setti
     def rank(query: str) -> list[str]:
         return documents_first(d.metadata["chunk"] for d in built[0].invoke(query))
 
-    return index, rank
+    return index, rank, None
 
 
 INDEXERS = {"omnidex": index_omnidex, "omnidex-chunks": partial(index_omnidex, windows=False),
             "txtai": index_txtai, "langchain": index_langchain}
 
 
-def run_one(system: str, dataset_dir: Path, chunks_file: Path, out: Path) -> None:
+def run_one(system: str, model: str, dataset_dir: Path, chunks_file: Path, out: Path) -> None:
     """In a child process: index, then time every query; the numbers go to `out` as JSON."""
-    settings = Settings(text_model=MODEL)
+    settings = Settings(text_model=model)
     dataset = load_beir(dataset_dir)
     if not system.startswith("omnidex"):
         from threadpoolctl import threadpool_limits
@@ -183,12 +204,14 @@ def run_one(system: str, dataset_dir: Path, chunks_file: Path, out: Path) -> Non
         out.write_text(json.dumps(floor(chunks, made["windows"], settings)))
         return
     with tempfile.TemporaryDirectory(prefix=f"omnidex-peers-{system}-") as scratch:
-        index, rank = INDEXERS[system](chunks, dataset.corpus, settings, Path(scratch))
+        index, rank, stages = INDEXERS[system](chunks, dataset.corpus, settings, Path(scratch))
         cpu, wall = time.process_time(), time.perf_counter()
         index()
         numbers: dict = {"index_cpu_s": time.process_time() - cpu, "index_wall_s": time.perf_counter() - wall}
         if rank is not None:
             rank("warm up the search")
+            if stages is not None:
+                stages.reset()  # the warm-up query is not one of the set's
             cpus, walls, scores = [], [], []
             for qid, relevant in dataset.qrels.items():
                 cpu, wall = time.process_time(), time.perf_counter()
@@ -200,6 +223,8 @@ def run_one(system: str, dataset_dir: Path, chunks_file: Path, out: Path) -> Non
                         "query_wall_p50_ms": 1000 * statistics.median(walls),
                         "query_wall_p95_ms": 1000 * percentile(walls, 0.95),
                         "wall_over_cpu": sum(walls) / max(sum(cpus), 1e-9)}
+            if stages is not None:
+                numbers["stage_cpu_ms"] = stages.per_query_ms()
     numbers["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out.write_text(json.dumps(numbers))
 
@@ -213,10 +238,10 @@ def rotated(systems: tuple[str, ...], round_no: int) -> list[str]:
     return list(systems[shift:] + systems[:shift])
 
 
-def measured(system: str, dataset_dir: Path, chunks_file: Path, scratch: Path) -> dict:
+def measured(system: str, model: str, dataset_dir: Path, chunks_file: Path, scratch: Path) -> dict:
     out = scratch / f"{system}.json"
     out.unlink(missing_ok=True)
-    subprocess.run([sys.executable, __file__, "--child", system, "--child-set", str(dataset_dir),
+    subprocess.run([sys.executable, __file__, "--child", system, "--model", model, "--child-set", str(dataset_dir),
                     "--child-chunks", str(chunks_file), "--child-out", str(out)], check=True,
                    env=None if system.startswith("omnidex") else PEER_ENVIRONMENT)
     return json.loads(out.read_text())
@@ -240,7 +265,20 @@ def table(dataset: str, results: dict[str, list[dict]], chunk_count: int, window
                      f"{med(system, 'index_cpu_s') / floor_cpu:.2f} | {med(system, 'query_cpu_ms'):.1f} | "
                      f"{med(system, 'query_wall_p50_ms'):.1f} | {med(system, 'query_wall_p95_ms'):.1f} | "
                      f"{med(system, 'wall_over_cpu'):.2f} | {med(system, 'peak_rss_mb'):.0f} |")
+    for system in ("omnidex", "omnidex-chunks"):
+        if system in results:
+            lines += ["", *stage_table(system, [r["stage_cpu_ms"] for r in results[system]])]
     return lines
+
+
+def stage_table(system: str, rounds: list[dict[str, float]]) -> list[str]:
+    """Where one query's CPU goes in Omnidex, stage by stage (medians over the rounds), for whoever makes it
+    cheaper next: the stages that are not listed (query parsing, the facade) are the rest of CPU/query."""
+    stages = list(dict.fromkeys(name for r in rounds for name in r))
+    total = statistics.median(sum(r.values()) for r in rounds)
+    return [f"{system}: CPU per query by stage, ms (sum {total:.1f})",
+            "| " + " | ".join(stages) + " |", "|" + "---|" * len(stages),
+            "| " + " | ".join(f"{statistics.median(r.get(name, 0.0) for r in rounds):.1f}" for name in stages) + " |"]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -250,6 +288,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--systems", nargs="+", default=list(SYSTEMS[1:]), choices=SYSTEMS[1:])
     parser.add_argument("--load", type=int, default=0, help="processes spinning on the CPU throughout")
+    parser.add_argument("--model", default=MODEL, help="text model (a packaged name); peers that cannot load it "
+                        "(an ONNX-only model such as the default bge-small-en) are left out")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--child", choices=SYSTEMS, help=argparse.SUPPRESS)
     parser.add_argument("--child-set", type=Path, help=argparse.SUPPRESS)
@@ -257,23 +297,28 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        run_one(args.child, args.child_set, args.child_chunks, args.child_out)
+        run_one(args.child, args.model, args.child_set, args.child_chunks, args.child_out)
         return
 
     systems = ("floor", *args.systems)
-    print(f"CPU: {cpu_name()}, {os.cpu_count()} cores; {args.load} spinning processes beside; model {MODEL}; "
+    if not sentence_transformers_folder(Settings(text_model=args.model)):
+        left_out = [s for s in systems if s in PEERS]
+        systems = tuple(s for s in systems if s not in PEERS)
+        print(f"{args.model} is not a sentence-transformers folder: {', '.join(left_out)} left out; the floor is "
+              "Omnidex's own encoder of it")
+    print(f"CPU: {cpu_name()}, {os.cpu_count()} cores; {args.load} spinning processes beside; model {args.model}; "
           f"{time.strftime('%Y-%m-%d')}")
     report: dict[str, dict[str, list[dict]]] = {}
     with spinning(args.load), tempfile.TemporaryDirectory(prefix="omnidex-peers-") as scratch:
         for name in args.sets:
             dataset_dir = args.beir / name
-            chunks, windows = chunked(load_beir(dataset_dir).corpus, Settings(text_model=MODEL))
+            chunks, windows = chunked(load_beir(dataset_dir).corpus, Settings(text_model=args.model))
             chunks_file = Path(scratch) / f"{name}-chunks.json"
             chunks_file.write_text(json.dumps({"chunks": chunks, "windows": windows}))
             results: dict[str, list[dict]] = {s: [] for s in systems}
             for round_no in range(args.rounds):
                 for system in rotated(systems, round_no):
-                    results[system].append(measured(system, dataset_dir, chunks_file, Path(scratch)))
+                    results[system].append(measured(system, args.model, dataset_dir, chunks_file, Path(scratch)))
             report[name] = results
             print("\n".join(table(name, results, len(chunks), len(windows))), flush=True)
     if args.json:

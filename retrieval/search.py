@@ -25,6 +25,7 @@ from retrieval.calibration import SegmentCalibration
 from retrieval.filters import SearchFilters
 from retrieval.fusion import Fused, Fuser, Ranked
 from retrieval.snippets import snippet
+from retrieval.stages import OFF, StageClock, NoClock
 from store.base import Filter, ScoredPoint, Store
 
 RERANK_WINDOW_CHARS = 280  # about 64 tokens: the cost of a pair grows faster than its length
@@ -170,6 +171,11 @@ class Searcher:
         self.config = config
         self.calibration = calibration or SegmentCalibration(text_encoder)
         self._cross_encoder = cross_encoder
+        self.clock: StageClock | NoClock = OFF  # a StageClock here adds up where queries spend their time
+
+    def timed(self, clock: StageClock | None) -> None:
+        """Add up each stage's CPU into `clock` from now on; None stops."""
+        self.clock = clock or OFF
 
     def search(self, request: SearchRequest, vectors: QueryVectors | None = None) -> list[SearchHit]:
         """Ranked hits for a text request, or for prepared query vectors (image, segment, mixed)."""
@@ -179,27 +185,37 @@ class Searcher:
                 return []
             dense = None
             if request.mode not in (SearchMode.BM25, SearchMode.PHRASE):
-                dense = self.text_encoder.encode_query([text])[0]
+                with self.clock.stage("encode"):
+                    dense = self.text_encoder.encode_query([text])[0]
             vectors = QueryVectors(text=text, dense=dense)
+        clock = self.clock
+        if isinstance(clock, StageClock):
+            clock.queries += 1
         flt = request.filters.to_store_filter()
         depth = max(self.config.prefetch_limit, request.limit * 3)
         lists, points = self._candidates(vectors, request.mode, flt, depth)
-        fused = self.rank(vectors.text, lists, points)
-        hits = [self._hit(points[f.id], f, vectors.text) for f in fused if f.id not in request.exclude_ids]
+        with clock.stage("fusion"):
+            fused = self.rank(vectors.text, lists, points)
+        with clock.stage("hits"):
+            hits = [self._hit(points[f.id], f, vectors.text) for f in fused if f.id not in request.exclude_ids]
         if request.mode is SearchMode.RERANK and vectors.text:
-            hits = self._rerank(vectors.text, hits)
+            with clock.stage("rerank"):
+                hits = self._rerank(vectors.text, hits)
         # The cutoff reads parts that stand above chance (standardised lists, dense z), as only such fusion keeps.
         if request.cutoff and self.fuser.scores_estimate_relevance:
-            terms, pairs = set(tokenize(vectors.text)), set(word_pairs(all_words(vectors.text)))
-            hits = [h for h in hits if self._relevant(h, terms, pairs)]
-        if request.diversity > 0:
-            hits = diversify(hits, self._dense_vectors(hits), request.diversity)
-        if request.group:
-            hits = group_by_asset(hits)
-        hits = hits[: request.limit]
-        for hit in hits:
-            for shown in (hit, *hit.more):
-                shown.snippet = snippet(shown.text, vectors.text)
+            with clock.stage("cutoff"):
+                terms, pairs = set(tokenize(vectors.text)), set(word_pairs(all_words(vectors.text)))
+                hits = [h for h in hits if self._relevant(h, terms, pairs)]
+        with clock.stage("grouping"):
+            if request.diversity > 0:
+                hits = diversify(hits, self._dense_vectors(hits), request.diversity)
+            if request.group:
+                hits = group_by_asset(hits)
+            hits = hits[: request.limit]
+        with clock.stage("snippets"):
+            for hit in hits:
+                for shown in (hit, *hit.more):
+                    shown.snippet = snippet(shown.text, vectors.text)
         return hits
 
     def rank(self, text: str, lists: dict[str, list[Ranked]], points: dict[str, ScoredPoint]) -> list[Fused]:
@@ -230,22 +246,30 @@ class Searcher:
         lists: dict[str, list[Ranked]] = {}
         points: dict[str, ScoredPoint] = {}
         lexical = LEXICAL_LISTS.get(mode, ("bm25", "phrase")) if vectors.text else ()
+        clock = self.clock
         for name in lexical:
-            sparse = (self.bm25.encode_query if name == "bm25" else self.bm25.encode_phrase_query)(vectors.text)
-            found = self.store.search("bm25", sparse, depth, flt) if sparse.indices else []
-            lists[name] = [Ranked(p.id, p.score, p.payload.get("asset_id")) for p in found]
-            points.update((p.id, p) for p in found)
+            with clock.stage(f"{name} list"):
+                sparse = (self.bm25.encode_query if name == "bm25" else self.bm25.encode_phrase_query)(vectors.text)
+                found = self.store.search("bm25", sparse, depth, flt) if sparse.indices else []
+                lists[name] = [Ranked(p.id, p.score, p.payload.get("asset_id")) for p in found]
+                points.update((p.id, p) for p in found)
         if vectors.dense is not None and mode not in (SearchMode.BM25, SearchMode.PHRASE):
-            found = self.store.search("text", vectors.dense.tolist(), depth, flt, with_vectors=("text", "context"))
+            with clock.stage("dense list"):
+                found = self.store.search("text", vectors.dense.tolist(), depth, flt,
+                                          with_vectors=("text", "context"))
             if found:
-                scores, seen = self._with_context(vectors.dense, found)
-                # Cosines become standard deviations above chance (retrieval/calibration.py), so a photo's
-                # ConSE vector and a page chunk compete on one scale and a picture near everything wins nothing.
-                z = self.calibration.z(scores, seen, [p.payload.get("modality", "") for p in found])
-                lists["dense"] = _sorted([Ranked(p.id, float(s), p.payload.get("asset_id")) for p, s in zip(found, z)])
+                with clock.stage("calibration"):
+                    scores, seen = self._with_context(vectors.dense, found)
+                    # Cosines become standard deviations above chance (retrieval/calibration.py), so a photo's
+                    # ConSE vector and a page chunk compete on one scale and a picture near everything wins
+                    # nothing.
+                    z = self.calibration.z(scores, seen, [p.payload.get("modality", "") for p in found])
+                    lists["dense"] = _sorted([Ranked(p.id, float(s), p.payload.get("asset_id"))
+                                              for p, s in zip(found, z)])
                 points.update((p.id, p) for p in found)
         if vectors.clip is not None and mode not in (SearchMode.BM25, SearchMode.PHRASE):
-            found = self.store.search("clip", vectors.clip.tolist(), depth, flt)
+            with clock.stage("clip list"):
+                found = self.store.search("clip", vectors.clip.tolist(), depth, flt)
             lists["clip"] = [Ranked(p.id, p.score, p.payload.get("asset_id")) for p in found]
             points.update((p.id, p) for p in found)
         return {name: items for name, items in lists.items() if items}, points

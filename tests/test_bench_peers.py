@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 TOPICS = {
     "tides": "The tides rise and fall twice a day because the moon pulls the oceans towards it. Spring tides "
@@ -39,15 +41,19 @@ def _tiny_beir(folder: Path) -> Path:
     return folder
 
 
-def test_omnidex_beside_the_floor_prints_every_number(tmp_path: Path) -> None:
+@pytest.mark.parametrize("model", ["all-minilm-l6-v2", "bge-small-en"])
+def test_omnidex_beside_the_floor_prints_every_number(tmp_path: Path, model: str) -> None:
+    """With the peers' model and with the default one (ONNX: its floor is Omnidex's own encoder)."""
     _tiny_beir(tmp_path / "beir" / "tiny")
     report_path = tmp_path / "peers.json"
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "HF_HUB_OFFLINE": "1"}
     done = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_peers.py"), "--beir", str(tmp_path / "beir"),
-                           "--sets", "tiny", "--systems", "omnidex", "--rounds", "1", "--json", str(report_path)],
+                           "--sets", "tiny", "--systems", "omnidex", "--rounds", "1", "--model", model,
+                           "--json", str(report_path)],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "| omnidex | 1.000 |" in done.stdout, done.stdout  # four distinct topics: each question finds its own
+    assert "omnidex: CPU per query by stage" in done.stdout, done.stdout
     runs = json.loads(report_path.read_text())["tiny"]
     (floor,), (omnidex,) = runs["floor"], runs["omnidex"]
     assert floor["index_cpu_s"] > 0 and "ndcg@10" not in floor  # the floor embeds, it ranks nothing
@@ -55,3 +61,7 @@ def test_omnidex_beside_the_floor_prints_every_number(tmp_path: Path) -> None:
     assert omnidex["index_cpu_s"] > 0 and omnidex["query_cpu_ms"] > 0
     assert 0 < omnidex["query_wall_p50_ms"] <= omnidex["query_wall_p95_ms"]
     assert omnidex["peak_rss_mb"] > 100  # a process holding a model
+    stages = omnidex["stage_cpu_ms"]  # where a query's CPU goes: every stage of a hybrid search ran
+    assert {"encode", "bm25 list", "dense list", "calibration", "fusion", "hits", "snippets"} <= set(stages), stages
+    assert all(ms >= 0 for ms in stages.values()) and stages["encode"] > 0
+    assert sum(stages.values()) <= omnidex["query_cpu_ms"] * 1.05, (stages, omnidex["query_cpu_ms"])
