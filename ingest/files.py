@@ -23,6 +23,7 @@ EXTENSIONS: dict[str, FileType] = {
     **{ext: FileType.HTML for ext in (".html", ".htm", ".xhtml")},
     ".epub": FileType.EBOOK,
     **{ext: FileType.SHEET for ext in (".csv", ".tsv")},
+    **{ext: FileType.MAIL for ext in (".eml", ".mbox")},
     **{ext: FileType.IMAGE for ext in (".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp")},
     **{ext: FileType.AUDIO for ext in (".wav", ".mp3", ".m4a", ".flac", ".ogg", ".opus")},
     **{ext: FileType.VIDEO for ext in (".mp4", ".mkv", ".webm", ".mov", ".avi")},
@@ -54,6 +55,7 @@ MAGIC: dict[str, tuple[bytes, ...]] = {
     ".mkv": (b"\x1aE\xdf\xa3",),
     ".webm": (b"\x1aE\xdf\xa3",),
     ".avi": (b"AVI ",),
+    ".mbox": (b"From ",),  # every message of a mailbox starts with its "From " line, the first at byte 0
 }
 
 HASH_BLOCK = 1 << 20
@@ -182,6 +184,8 @@ def kind_of(suffix: str) -> str:
         return "an EPUB e-book"
     if file_type is FileType.SHEET:
         return "a CSV table"
+    if file_type is FileType.MAIL:
+        return "an mbox mailbox" if suffix == ".mbox" else "an e-mail message"
     if file_type is FileType.IMAGE:
         return f"a {name} image"
     return f"{name} {file_type.value if file_type else 'data'}"

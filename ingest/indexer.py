@@ -53,6 +53,7 @@ from ingest.files import EXTENSIONS, discover, inspect
 from ingest.html import extract_html
 from ingest.image import extract_image
 from ingest.limits import Losses, time_over_budget
+from ingest.mail import extract_mail
 from ingest.pdf import extract_pdf
 from ingest.prefetch import DeadlinePassed, prefetch
 from ingest.report import (
@@ -82,6 +83,7 @@ EXTRACTORS: dict[FileType, Extractor] = {
     FileType.HTML: extract_html,
     FileType.EBOOK: extract_epub,
     FileType.SHEET: extract_sheet,
+    FileType.MAIL: extract_mail,
     FileType.IMAGE: extract_image,
     FileType.AUDIO: extract_audio,
     FileType.VIDEO: extract_video,

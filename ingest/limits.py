@@ -135,6 +135,12 @@ class TextBudget:
         self.left -= len(text)
         return text
 
+    def charge(self, chars: int, number: int) -> None:
+        """Count text read outside `take` (an e-mail's attachment, read by its own extractor) against the file."""
+        self.left -= chars
+        if self.left <= 0:
+            self._file_used_up(number)
+
     def _file_used_up(self, number: int) -> None:
         if not self._recorded:
             self._recorded = True

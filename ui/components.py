@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from core.errors import OmnidexError
-from omnidex import FileType, Modality, Omnidex, SearchHit, Settings, clock, place, shown_path_bytes
+from omnidex import FileType, Modality, Omnidex, SearchHit, Settings, clock, mail_line, place, shown_path_bytes
 from ui.errors import explanation
 from ui.previews import photo_facts, render_pdf_page, transcript_around
 from ui.safety import escape_markdown, file_inside, highlight, html_block, literal, text_html
@@ -31,7 +31,7 @@ ICONS: dict[str, str] = {FileType.AUDIO.value: ":material/headphones:", FileType
                          FileType.PDF.value: ":material/description:",
                          FileType.PLAINTEXT.value: ":material/article:", FileType.HTML.value: ":material/language:",
                          FileType.EBOOK.value: ":material/menu_book:",
-                         FileType.SHEET.value: ":material/table:"}
+                         FileType.SHEET.value: ":material/table:", FileType.MAIL.value: ":material/mail:"}
 
 
 # Settings only the UI reads (ui/access.py, the library page): a change to one must not open a second Omnidex
@@ -105,6 +105,8 @@ def result_card(app: Omnidex, hit: SearchHit, query: str, selected_key: str, sim
                 st.markdown(f"## {ICONS.get(hit.file_type, ICONS[FileType.PDF.value])}")
         with body:
             st.markdown(title_markdown(hit))
+            if message := mail_line(hit):  # an e-mail: its subject, sender and date
+                st.caption(html_block(text_html(message)), unsafe_allow_html=True)
             st.markdown(html_block(highlight(hit.snippet or hit.text[:240], query)), unsafe_allow_html=True)
             others = other_places(hit)
             if others:
@@ -133,6 +135,8 @@ def _remember(key: str, value: str) -> None:
 def show_preview(app: Omnidex, hit: SearchHit, query: str = "") -> None:
     """The page with the hit marked, the slide, the photo with its tags and facts, or a player at the moment."""
     st.markdown(title_markdown(hit))
+    if message := mail_line(hit):
+        st.caption(html_block(text_html(message)), unsafe_allow_html=True)
     path = app.indexed_file(os.fsdecode(shown_path_bytes(hit.payload)))  # a name that is not UTF-8 too
     if path is None:
         st.warning("This file is not in the index any more, or has moved. Re-index it from the Library page.")
