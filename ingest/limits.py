@@ -145,7 +145,7 @@ class TextBudget:
         if not self._recorded:
             self._recorded = True
             self.losses.add(f"text budget of {self.per_file:,} characters for the file used up at {self.unit} "
-                            f"{number} of {self.units}: the rest was not read "
+                            f"{number:,} of {self.units:,}: the rest was not read "
                             f"({setting_name('max_text_chars_per_file')})")
 
 

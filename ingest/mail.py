@@ -280,16 +280,46 @@ def _addresses(value: str) -> list[str]:
 
 
 def _header(message: Message, name: str) -> tuple[str | None, bool]:
-    """One header decoded (encoded words too), and whether any of it was a guess; never raises."""
+    """One header decoded (encoded words too), and whether any of it was a guess; never raises.
+
+    Where the email package gave up on part of it (raw 8-bit bytes, an encoded word in a charset no codec
+    knows: it puts U+FFFD there) the raw header is decoded again, piece by piece, guessing those pieces."""
     try:
         value = message.get(name)
         text = None if value is None else str(value)
     except Exception:  # the header parser of the email package fails on some hostile values
-        raw = next((v for k, v in message.raw_items() if k.lower() == name), None)
-        text = None if raw is None else str(raw)
+        text = "\ufffd"
     if text is None:
         return None, False
+    if "\ufffd" in text:
+        raw = next((v for k, v in message.raw_items() if k.lower() == name), None)
+        if isinstance(raw, str):
+            text = _decode_raw_header(raw)
+        text, _ = _clean(text)
+        return text, True
     return _clean(text)
+
+
+def _decode_raw_header(raw: str) -> str:
+    """A raw header (8-bit bytes kept as surrogates), its encoded words decoded, unknown charsets guessed."""
+    from email.header import decode_header
+
+    raw = raw.encode("utf-8", "surrogateescape").decode("latin-1")  # one character a byte, as decode_header wants
+    try:
+        pieces = decode_header(raw)
+    except Exception:  # a malformed encoded word: the header as it stands
+        pieces = [(raw, None)]
+    decoded = []
+    for chunk, charset in pieces:
+        data = chunk.encode("latin-1", "replace") if isinstance(chunk, str) else chunk
+        try:
+            decoded.append(data.decode(charset or "ascii"))
+        except (LookupError, UnicodeDecodeError):
+            try:
+                decoded.append(decode_text(data)[0])
+            except ExtractionError:
+                decoded.append(data.decode("latin-1"))
+    return " ".join("".join(decoded).split())
 
 
 def _clean(text: str) -> tuple[str, bool]:
