@@ -59,7 +59,10 @@ MAIL_HEADERS = ("from", "to", "subject", "date", "message-id", "received", "mime
 MESSAGE_READ_FACTOR = 2  # a message is read up to this many times the attachment budget (base64 adds a third)
 READ_BLOCK = 1 << 20
 READ_LINE = 1 << 16
-SHOWN_RECIPIENTS = 10  # in the header lines of a message's first segment; the payload keeps them all
+SHOWN_RECIPIENTS = 10  # in the header lines of a message's first segment
+KEPT_RECIPIENTS = 100  # in every segment's payload: a message to thousands would repeat them in each
+MAX_HEADER_CHARS = 1_000  # a subject, sender or Message-ID longer than this (a hostile one) is cut
+MAX_RAW_HEADER_CHARS = 8_000  # of a header as it is written: room for KEPT_RECIPIENTS addresses
 _PARSER = BytesParser(policy=email.policy.default)
 _QUOTED_FROM = re.compile(rb">+From ")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -235,19 +238,19 @@ def read_headers(message: Message) -> Headers:
     """Subject, sender, recipients, date and Message-ID, decoded; a header that cannot be decoded is guessed."""
     headers = Headers()
     subject, guessed = _header(message, "subject")
-    headers.subject = " ".join(subject.split()) if subject and subject.strip() else None
+    headers.subject = " ".join(subject.split())[:MAX_HEADER_CHARS] if subject and subject.strip() else None
     headers.guessed |= guessed
     sender, guessed = _header(message, "from")
     headers.guessed |= guessed
     if sender:
-        headers.sender = " ".join(sender.split())
+        headers.sender = " ".join(sender.split())[:MAX_HEADER_CHARS]
         name, address = next(iter(_parsed_addresses(headers.sender)), ("", ""))
         headers.sender_name, headers.sender_address = name, address.lower() if "@" in address else ""
     for name in ("to", "cc"):
         value, guessed = _header(message, name)
         headers.guessed |= guessed
-        if value:
-            headers.recipients.extend(_addresses(value))
+        if value and len(headers.recipients) < KEPT_RECIPIENTS:
+            headers.recipients.extend(_addresses(value)[: KEPT_RECIPIENTS - len(headers.recipients)])
     date, _ = _header(message, "date")
     if date:
         try:
@@ -258,7 +261,7 @@ def read_headers(message: Message) -> Headers:
             headers.sent = (sent if sent.tzinfo else sent.replace(tzinfo=timezone.utc)).isoformat()
     message_id, _ = _header(message, "message-id")
     if message_id and message_id.strip():
-        headers.message_id = message_id.strip()
+        headers.message_id = message_id.strip()[:MAX_HEADER_CHARS]
     return headers
 
 
@@ -284,18 +287,16 @@ def _header(message: Message, name: str) -> tuple[str | None, bool]:
 
     Where the email package gave up on part of it (raw 8-bit bytes, an encoded word in a charset no codec
     knows: it puts U+FFFD there) the raw header is decoded again, piece by piece, guessing those pieces."""
+    raw = next((v for k, v in message.raw_items() if k.lower() == name), None)
+    if raw is None:
+        return None, False
+    raw = str(raw)[:MAX_RAW_HEADER_CHARS]  # the package's header parser takes seconds on a header of 100 kB
     try:
-        value = message.get(name)
-        text = None if value is None else str(value)
+        text = str(email.policy.default.header_fetch_parse(name, raw))  # what message.get(name) does
     except Exception:  # the header parser of the email package fails on some hostile values
         text = "\ufffd"
-    if text is None:
-        return None, False
     if "\ufffd" in text:
-        raw = next((v for k, v in message.raw_items() if k.lower() == name), None)
-        if isinstance(raw, str):
-            text = _decode_raw_header(raw)
-        text, _ = _clean(text)
+        text, _ = _clean(_decode_raw_header(raw))
         return text, True
     return _clean(text)
 

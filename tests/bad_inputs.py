@@ -183,6 +183,13 @@ def _hostile_mail(corpus: BadCorpus, folder: Path) -> None:
            b"Date: the day after tomorrow\nMIME-Version: 1.0\nContent-Type: text/plain; charset=klingon\n"
            b"Content-Transfer-Encoding: 8bit\n\n"
            + "Pickled herring and lingonberry jam for the midsummer smörgåsbord.\n".encode("latin-1"))
+    # Headers of half a megabyte (20,000 recipients, a subject of 10,000 encoded words): the email package's
+    # header parser takes seconds on one, so only their first kilobytes are parsed.
+    crowd = ", ".join(f"Member {n} <member{n}@choir.test>" for n in range(20_000))
+    subject = " ".join("=?utf-8?q?Chor=C3=BCbung?=" for _ in range(10_000))
+    (folder / "crowded.eml").write_bytes(f"From: Choir <choir@choir.test>\nTo: {crowd}\nSubject: {subject}\n\n"
+                                         "Rehearsal of the madrigals moves to the boathouse.\n".encode())
+    corpus.good.append(GoodFile(folder / "crowded.eml", "rehearsal of the madrigals moves to the boathouse"))
     (folder / "odd charsets.eml").write_bytes(odd)
     corpus.good.append(GoodFile(folder / "odd charsets.eml", "pickled herring and lingonberry jam for midsummer"))
 

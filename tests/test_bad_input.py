@@ -240,6 +240,9 @@ def test_mail_over_its_budgets_is_partial_and_odd_charsets_are_guesses(ingested:
     assert odd.payload["subject"] == "Smörgåsbord für the fête"  # raw 8-bit bytes guessed, encoded words decoded
     assert odd.payload["sender"] == "Björn <bjorn@fjord.test>"  # an encoded word in an unknown charset, guessed
     assert not partial["odd charsets.eml"]
+    crowded = app.search("madrigals boathouse", limit=1)[0]
+    assert len(crowded.payload["recipients"]) == 100 and crowded.payload["subject"].startswith("Chorübung")
+    assert len(crowded.payload["subject"]) <= 1_000
 
 
 def write_long_mailbox(path: Path, messages: int) -> Path:

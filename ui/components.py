@@ -76,16 +76,20 @@ def title_markdown(hit: SearchHit) -> str:
 
 def thumbnail(app: Omnidex, hit: SearchHit) -> Path | None:
     """The hit's picture: its own thumbnail, else its page's or slide's (only a page's first chunk has one)."""
-    relative = hit.payload.get("thumbnail") or _sibling_thumbnail(app, hit.asset_id, hit.page, hit.slide)
+    relative = hit.payload.get("thumbnail") or _sibling_thumbnail(
+        app, hit.asset_id, hit.page, hit.slide, (hit.payload.get("message"), hit.payload.get("attachment")))
     return file_inside(app.thumbnails_dir, relative) if relative else None
 
 
 @st.cache_data(ttl=600, show_spinner=False)
-def _sibling_thumbnail(_app: Omnidex, asset_id: str, page: int | None, slide: int | None) -> str | None:
+def _sibling_thumbnail(_app: Omnidex, asset_id: str, page: int | None, slide: int | None,
+                       attachment: tuple[int | None, str | None] = (None, None)) -> str | None:
+    """`attachment`: an e-mail's (message, attachment name): a page of the same attachment, not another's."""
     if page is None and slide is None:
         return None
     for segment in _app.segments_of(asset_id, page=page):
-        if segment.slide == slide and segment.payload.get("thumbnail"):
+        same = (segment.payload.get("message"), segment.payload.get("attachment")) == attachment
+        if same and segment.slide == slide and segment.payload.get("thumbnail"):
             return segment.payload["thumbnail"]
     return None
 
