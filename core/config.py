@@ -151,6 +151,10 @@ class Settings(BaseSettings):
     max_text_chars_per_file: int = Field(default=5_000_000, gt=0, description="text read from one file")
     max_image_pixels: int = Field(default=50_000_000, gt=0, description="pixels decoded per picture")
     max_seconds_per_file: float = Field(default=600, gt=0, description="processing time for one file")
+    # E-mail (ingest/mail.py): an attachment larger than this (decoded) is not read, and a message is read up to
+    # twice it; MIME parts nested deeper than max_mail_depth (a hostile message nests thousands) are not walked.
+    max_attachment_mb: float = Field(default=50, gt=0, description="largest attachment read, decoded, in MB")
+    max_mail_depth: int = Field(default=20, gt=0, description="deepest MIME nesting followed in a message")
 
     @property
     def store_path(self) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -47,6 +48,7 @@ class FileType(str, Enum):
     EBOOK = "ebook"  # an EPUB: pages of the reflowed book, placed by chapter and section
     SHEET = "sheet"  # a table (CSV, TSV) or a workbook's sheets (.xlsx, .ods): runs of rows under the header row
     DOCUMENT = "document"  # a word processor's (Word .docx, OpenDocument .odt): sections by heading, with pages
+    MAIL = "mail"  # e-mail: one message (.eml) or a mailbox of many (.mbox), placed by message, attachments too
     TEXT = "text"  # plain-text documents without a file (evaluation corpora, API input)
 
 
@@ -173,4 +175,36 @@ PAYLOAD_INDEXES: dict[str, PayloadType] = {
     "modified": PayloadType.DATETIME,
     "created": PayloadType.DATETIME,
     "date": PayloadType.DATETIME,
+    "sender_terms": PayloadType.KEYWORD,  # a message's sender, as `from:` matches it (filter_terms, address_terms)
+    "subject_terms": PayloadType.KEYWORD,  # the words of its subject, as `subject:` matches them
 }
+
+
+def filter_term(value: str) -> str:
+    """A word or name as keyword filters compare it: lower case, runs of spaces as one."""
+    return " ".join(value.lower().split())
+
+
+def word_terms(text: str) -> list[str]:
+    """The words of a subject line, each once, as `subject:` matches them."""
+    return list(dict.fromkeys(re.findall(r"[^\W_]+", text.lower())))
+
+
+def address_terms(name: str, address: str) -> list[str]:
+    """What `from:` may name a sender by: the whole address, its local part, its domain and the domains above
+    that (down to two labels), the display name and each of its words."""
+    terms: list[str] = []
+    address = filter_term(address)
+    if address:
+        terms.append(address)
+        local, _, domain = address.rpartition("@")
+        if local:
+            terms.append(local)
+            labels = domain.split(".")
+            terms.extend(".".join(labels[n:]) for n in range(max(len(labels) - 1, 1)))
+    name = filter_term(name)
+    if name:
+        terms.append(name)
+        terms.extend(re.findall(r"[^\W_]+(?:[-'.][^\W_]+)*", name))
+    return list(dict.fromkeys(t for t in terms if t))
+

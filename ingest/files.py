@@ -25,6 +25,7 @@ EXTENSIONS: dict[str, FileType] = {
     ".epub": FileType.EBOOK,
     **{ext: FileType.DOCUMENT for ext in (".docx", ".odt")},
     **{ext: FileType.SHEET for ext in (".csv", ".tsv", ".xlsx", ".ods")},
+    **{ext: FileType.MAIL for ext in (".eml", ".mbox")},
     **{ext: FileType.IMAGE for ext in (".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp")},
     **{ext: FileType.AUDIO for ext in (".wav", ".mp3", ".m4a", ".flac", ".ogg", ".opus")},
     **{ext: FileType.VIDEO for ext in (".mp4", ".mkv", ".webm", ".mov", ".avi")},
@@ -61,6 +62,7 @@ MAGIC: dict[str, tuple[bytes, ...]] = {
     ".mkv": (b"\x1aE\xdf\xa3",),
     ".webm": (b"\x1aE\xdf\xa3",),
     ".avi": (b"AVI ",),
+    ".mbox": (b"From ",),  # every message of a mailbox starts with its "From " line, the first at byte 0
 }
 
 # Office Open XML files: a password-protected one is an OLE compound file, told apart from a mislabelled one.
@@ -196,6 +198,8 @@ def kind_of(suffix: str) -> str:
         return {".xlsx": "an Excel workbook", ".ods": "an OpenDocument spreadsheet"}.get(suffix, "a CSV table")
     if file_type is FileType.DOCUMENT:
         return "an OpenDocument text" if suffix == ".odt" else "a Word document"
+    if file_type is FileType.MAIL:
+        return "an mbox mailbox" if suffix == ".mbox" else "an e-mail message"
     if file_type is FileType.IMAGE:
         return f"a {name} image"
     return f"{name} {file_type.value if file_type else 'data'}"

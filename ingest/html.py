@@ -65,6 +65,13 @@ class Section:
         lines = (_SPACES.sub(" ", line).strip() for line in "".join(self.parts).split("\n"))
         return "\n".join(line for line in lines if line)
 
+    def titled_text(self) -> str:
+        """Its text with its heading at its head (once)."""
+        text = self.text()
+        if self.title and not text.startswith(self.title):
+            return f"{self.title}\n{text}" if text else self.title
+        return text
+
 
 def extract_html(path: Path, ctx: ExtractContext) -> Extraction:
     s = ctx.settings
@@ -81,6 +88,12 @@ def extract_html(path: Path, ctx: ExtractContext) -> Extraction:
     if title:
         info["title"] = title
     return Extraction(info=info, segments=section_segments(sections, ctx, losses), losses=losses)
+
+
+def main_text(data: bytes) -> str:
+    """The main text of HTML that is no file of its own (an e-mail's HTML body), its sections' headings kept."""
+    root, _ = parse_page(data)
+    return "\n\n".join(section.titled_text() for section in page_sections(root))
 
 
 def parse_page(data: bytes, final: bool = True) -> tuple[Any, str | None]:
@@ -212,9 +225,7 @@ def section_segments(sections: list[Section], ctx: ExtractContext, losses: Losse
     left = s.max_text_chars_per_file
     n = 0
     for number, section in enumerate(sections):
-        text = section.text()
-        if section.title and not text.startswith(section.title):
-            text = f"{section.title}\n{text}" if text else section.title
+        text = section.titled_text()
         if len(text) > left:
             losses.add(f"text budget of {s.max_text_chars_per_file:,} characters for the file used up in section "
                        f"{number + 1:,} of {len(sections):,}: the rest was not read "

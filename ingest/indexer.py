@@ -54,6 +54,7 @@ from ingest.html import extract_html
 from ingest.image import extract_image
 from ingest.limits import Losses, time_over_budget
 from ingest.opendocument import extract_odp, extract_odt
+from ingest.mail import extract_mail
 from ingest.pdf import extract_pdf
 from ingest.prefetch import DeadlinePassed, prefetch
 from ingest.report import (
@@ -86,6 +87,7 @@ EXTRACTORS: dict[FileType, Extractor] = {
     FileType.EBOOK: extract_epub,
     FileType.SHEET: extract_sheet,
     FileType.DOCUMENT: extract_docx,
+    FileType.MAIL: extract_mail,
     FileType.IMAGE: extract_image,
     FileType.AUDIO: extract_audio,
     FileType.VIDEO: extract_video,

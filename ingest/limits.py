@@ -135,11 +135,17 @@ class TextBudget:
         self.left -= len(text)
         return text
 
+    def charge(self, chars: int, number: int) -> None:
+        """Count text read outside `take` (an e-mail's attachment, read by its own extractor) against the file."""
+        self.left -= chars
+        if self.left <= 0:
+            self._file_used_up(number)
+
     def _file_used_up(self, number: int) -> None:
         if not self._recorded:
             self._recorded = True
             self.losses.add(f"text budget of {self.per_file:,} characters for the file used up at {self.unit} "
-                            f"{number} of {self.units}: the rest was not read "
+                            f"{number:,} of {self.units:,}: the rest was not read "
                             f"({setting_name('max_text_chars_per_file')})")
 
 

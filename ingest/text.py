@@ -38,6 +38,11 @@ SNIFF_BYTES = 8192
 _SPACES = re.compile(r"[ \t\u00a0]+")  # as ingest/chunking.py normalises them
 _WIDE_ENCODINGS = ("utf_16", "utf_16_be", "utf_16_le", "utf_32", "utf_32_be", "utf_32_le", "utf_7")
 _PREFERRED_PAGES = ("cp1252", "cp1250", "cp1251")
+_HIGH_PAIR = re.compile(rb"[\x80-\xff]{2}")
+# Code pages of two or more bytes a character: a text whose bytes above 127 each stand alone is in none of them
+# (in "sm\xf6rg\xe5sbord" Big5 reads "\xf6r" and "\xe5s" as two Chinese characters, and charset-normalizer agrees).
+_MULTI_BYTE = ("big5", "gb", "hz", "shift_jis", "euc", "johab", "cp932", "cp936", "cp949", "cp950", "iso2022",
+               "utf")
 _CONTROL = frozenset(range(0x20)) - {0x09, 0x0A, 0x0C, 0x0D, 0x1B}
 
 
@@ -109,8 +114,19 @@ def decode_text(data: bytes, final: bool = True) -> tuple[str, str, bool]:
     # that read the bytes, the Windows ones people's old files were written in go first: on a short text
     # charset-normalizer's own first choice is often an exotic page that also happens to fit.
     matches = [m.encoding for m in from_bytes(data, cp_exclusion=list(_WIDE_ENCODINGS))]
+    if not _HIGH_PAIR.search(data):  # accented letters among ASCII, never two high bytes together: no CJK page
+        matches = [m for m in matches if not m.startswith(_MULTI_BYTE)] or [
+            e for e in _PREFERRED_PAGES if _decodes(data, e)]
     encoding = next((e for e in _PREFERRED_PAGES if e in matches), matches[0] if matches else "latin-1")
     return data.decode(encoding, errors="replace"), encoding, True
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def refuse_binary(data: bytes) -> None:

@@ -27,6 +27,7 @@ _EXPORTS = {
     "label": "retrieval.present",
     "hit_json": "retrieval.present",
     "clock": "retrieval.present",
+    "mail_line": "retrieval.present",
     "parse_query": "retrieval.query",
     "Progress": "ingest.report",
     "IngestReport": "ingest.report",

@@ -13,10 +13,12 @@ from store.base import Condition, DatetimeRange, Filter, MatchAny, MatchValue
 class SearchFilters:
     file_types: tuple[str, ...] = ()  # pdf, slides, image, audio, video
     path_prefix: str | None = None  # a folder: matches everything below it
-    after: datetime | None = None  # on the asset's date (created, else modified)
+    after: datetime | None = None  # on the segment's date (a message's when sent, else the file's created/modified)
     before: datetime | None = None
     tags: tuple[str, ...] = ()  # every tag must be present
     languages: tuple[str, ...] = ()  # any of these (spoken or written language)
+    senders: tuple[str, ...] = ()  # e-mail from any of these (an address, its local part or domain, a name)
+    subject_words: tuple[str, ...] = ()  # e-mail whose subject holds every one of these words
 
     def to_store_filter(self) -> Filter | None:
         must: list[Condition] = []
@@ -30,4 +32,7 @@ class SearchFilters:
         must.extend(MatchValue("tags", tag) for tag in self.tags)
         if self.languages:
             must.append(MatchAny("language", tuple(self.languages)))
+        if self.senders:
+            must.append(MatchAny("sender_terms", tuple(self.senders)))
+        must.extend(MatchValue("subject_terms", word) for word in self.subject_words)
         return Filter(must=tuple(must)) if must else None

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from retrieval.search import SearchHit
 
-MORE_FIELDS = ("page", "slide", "lines", "rows", "sheet", "t0", "t1", "score", "id")  # what a JSON row says of another hit in its file
+MORE_FIELDS = ("page", "slide", "lines", "rows", "sheet", "t0", "t1", "mail", "score", "id")  # what a JSON row says of another hit in its file
 
 
 def clock(seconds: float) -> str:
@@ -25,8 +25,35 @@ def place(hit: SearchHit) -> str:
     """Where in its file the hit is, as people say it: "page 3", "slide 2", "1:05", "Install, lines 12-40"
     (a text file's section heading and lines), "Budget, page 4" (a word processor document's section and page),
     "Installation" (a web page's section), "Farms, rows 2-40" (a workbook's sheet and rows), "Chapter 2, The
-    storm" (an e-book's chapter and section; its reflowed page only where its contents list none); "" for a whole
-    file."""
+    storm" (an e-book's chapter and section; its reflowed page only where its contents list none), "message 12,
+    report.pdf, page 2" (a mailbox's message and an attachment's place in it); "" for a whole file."""
+    if hit.payload.get("message") is not None:
+        many = hit.payload.get("message_count", 1) != 1
+        parts = [f"message {hit.payload['message']}" if many else "", hit.payload.get("attachment") or "",
+                 _place_in_file(hit)]
+        return ", ".join(part for part in parts if part)
+    return _place_in_file(hit)
+
+
+def mail(hit: SearchHit) -> dict[str, Any] | None:
+    """An e-mail hit's message: subject, sender, when it was sent, Message-ID, its number in the file, and the
+    attachment the hit was read from (with the message it belongs to); None for a hit in any other file."""
+    if hit.payload.get("message") is None:
+        return None
+    return {key: hit.payload.get(key) for key in ("subject", "sender", "sent", "message_id", "message",
+                                                   "attachment", "attachment_of")}
+
+
+def mail_line(hit: SearchHit) -> str:
+    """ "Budget for 2025 · Alice Smith <alice@example.org> · 2024-03-05" for an e-mail hit; "" for any other."""
+    message = mail(hit)
+    if message is None:
+        return ""
+    sent = (message["sent"] or "")[:10]
+    return " · ".join(str(part) for part in (message["subject"] or "(no subject)", message["sender"], sent) if part)
+
+
+def _place_in_file(hit: SearchHit) -> str:
     if chapter := hit.payload.get("chapter"):
         section = hit.payload.get("section")
         return f"{chapter}, {section}" if section and section != chapter else chapter
@@ -78,6 +105,7 @@ def hit_json(hit: SearchHit) -> dict[str, Any]:
         "section": hit.payload.get("section"),  # and the heading of its section (a text file's or a web page's)
         "anchor": hit.payload.get("anchor"),  # a web page's section: path#anchor opens the page there
         "chapter": hit.payload.get("chapter"),  # an e-book's chapter (its page is of the reflowed book)
+        "mail": mail(hit),  # an e-mail's message: subject, sender, sent, message_id, message, attachment(_of)
         "t0": hit.t0,  # the moment to jump to; inside a transcript span, when the query's words are said
         "t1": hit.t1,
         "score": round(hit.score, 6),

@@ -1,5 +1,9 @@
 """Free text with inline filters: `type:image after:2024-01-01 in:~/photos tag:cat lang:en sunset`.
 
+E-mail has two more: `from:alice`, `from:alice@example.org`, `from:example.org`, `from:"Alice Smith"` (the
+sender's address, its local part, its domain, the display name or a word of it; commas give alternatives) and
+`subject:invoice` (every word named is in the subject). A message's date is when it was sent.
+
 The UI, the CLI and the API all parse queries here, so the syntax means the
 same everywhere. Unknown `word:value` pairs stay part of the text (a query
 like "ratio 3:1" must still work).
@@ -14,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timezone
 
 from core.errors import BadQuery
-from core.schema import FileType
+from core.schema import FileType, filter_term, word_terms
 from retrieval.filters import SearchFilters
 
 TYPE_ALIASES = {
@@ -33,9 +37,11 @@ TYPE_ALIASES = {
     "sheet": FileType.SHEET, "csv": FileType.SHEET, "tsv": FileType.SHEET, "table": FileType.SHEET,
     "xlsx": FileType.SHEET, "excel": FileType.SHEET, "ods": FileType.SHEET, "spreadsheet": FileType.SHEET,
     "workbook": FileType.SHEET,
+    "mail": FileType.MAIL, "email": FileType.MAIL, "e-mail": FileType.MAIL, "eml": FileType.MAIL,
+    "mbox": FileType.MAIL, "message": FileType.MAIL,
 }
 
-_FILTER = re.compile(r"^(type|after|before|in|tag|lang):(.+)$", re.IGNORECASE)
+_FILTER = re.compile(r"^(type|after|before|in|tag|lang|from|subject):(.+)$", re.IGNORECASE)
 
 
 class QuerySyntaxError(BadQuery):
@@ -58,6 +64,7 @@ def parse_query(raw: str, base: SearchFilters = SearchFilters()) -> ParsedQuery:
     types = list(base.file_types)
     tags = list(base.tags)
     languages = list(base.languages)
+    senders, subject_words = list(base.senders), list(base.subject_words)
     folder, after, before = base.path_prefix, base.after, base.before
     for token in tokens:
         match = _FILTER.match(token)
@@ -80,8 +87,13 @@ def parse_query(raw: str, base: SearchFilters = SearchFilters()) -> ParsedQuery:
             tags.extend(t for t in value.split(",") if t)
         elif key == "lang":
             languages.extend(v.lower() for v in value.split(",") if v)
+        elif key == "from":
+            senders.extend(filter_term(v) for v in value.split(",") if v.strip())
+        elif key == "subject":
+            subject_words.extend(word_terms(value))
     filters = replace(base, file_types=tuple(dict.fromkeys(types)), path_prefix=folder, after=after,
-                      before=before, tags=tuple(dict.fromkeys(tags)), languages=tuple(dict.fromkeys(languages)))
+                      before=before, tags=tuple(dict.fromkeys(tags)), languages=tuple(dict.fromkeys(languages)),
+                      senders=tuple(dict.fromkeys(senders)), subject_words=tuple(dict.fromkeys(subject_words)))
     return ParsedQuery(" ".join(words), filters)
 
 

@@ -25,7 +25,7 @@ from tests.conftest import write_pdf
 from tests.media_fixtures import SAMPLE_RATE, silent_video, speak, write_wav
 
 # The limits the corpus is made for: small enough that over-limit files are cheap to make.
-LIMITS = {"max_file_mb": 8, "max_pages": 5_000, "max_duration_s": 60.0}
+LIMITS = {"max_file_mb": 8, "max_pages": 5_000, "max_duration_s": 60.0, "max_attachment_mb": 1, "max_mail_depth": 20}
 HUGE_PDF_PAGES = 10_000
 
 
@@ -50,6 +50,7 @@ def write_bad_corpus(root: Path, work: Path) -> BadCorpus:
     _broken_documents(corpus, root / "documents")
     _broken_pictures(corpus, root / "pictures")
     _broken_media(corpus, root / "media")
+    _hostile_mail(corpus, root / "mail")
     _empty_files(corpus, root / "empty")
     _over_the_limits(corpus, root / "limits")
     _links_and_odd_entries(corpus, root / "links")
@@ -231,6 +232,61 @@ def _broken_media(corpus: BadCorpus, folder: Path) -> None:
     corpus.failed[folder / "clip.mp4"] = r"corrupt or unreadable video: Invalid data"
     (folder / "podcast.m4a").write_bytes(b"\x00\x00\x00\x18ftypM4A " + b"\x00" * 64)
     corpus.failed[folder / "podcast.m4a"] = r"corrupt or unreadable media file: Invalid data"
+
+
+def nested_message(depth: int, text: str, top_text: str = "") -> bytes:
+    """A message whose text part sits `depth` multiparts deep (hostile ones nest thousands)."""
+    head = [b"From: Nesting Doll <doll@matryoshka.test>\nSubject: Nested parts\nMIME-Version: 1.0\n"]
+    for level in range(depth):
+        head.append(f'Content-Type: multipart/mixed; boundary="level{level}"\n\n--level{level}\n'.encode())
+        if level == 4 and top_text:  # a readable part near the top, a sibling of the deeper ones
+            head.append(f"Content-Type: text/plain\n\n{top_text}\n--level{level}\n".encode())
+    head.append(f"Content-Type: text/plain\n\n{text}\n".encode())
+    head.extend(f"--level{level}--\n".encode() for level in reversed(range(depth)))
+    return b"".join(head)
+
+
+def _hostile_mail(corpus: BadCorpus, folder: Path) -> None:
+    """Mail that is garbage, mislabelled, nested without end, carries a huge attachment or odd charsets."""
+    from email.message import EmailMessage
+
+    folder.mkdir(parents=True)
+    (folder / "garbage.eml").write_bytes(os.urandom(4096))
+    corpus.failed[folder / "garbage.eml"] = r"not an e-mail message: the content is unrecognised binary data"
+    png = io.BytesIO()
+    Image.new("RGB", (64, 64), "teal").save(png, "PNG")
+    (folder / "really a png.mbox").write_bytes(png.getvalue())
+    corpus.failed[folder / "really a png.mbox"] = r"not an mbox mailbox: the content is a PNG image"
+    (folder / "really a png.eml").write_bytes(png.getvalue())
+    corpus.failed[folder / "really a png.eml"] = r"not an e-mail message: the content is a PNG image"
+    (folder / "shopping list.eml").write_text("Rope, tar and two tins of blue paint for the hull.\n")
+    corpus.failed[folder / "shopping list.eml"] = r"not an e-mail message: no mail headers"
+    (folder / "bottomless.eml").write_bytes(nested_message(5_000, "Never reached."))
+    corpus.failed[folder / "bottomless.eml"] = r"nested too deeply for the e-mail parser"
+    # Read up to OMNIDEX_MAX_MAIL_DEPTH: the part near the top is indexed, the one 60 levels down is not.
+    (folder / "deep.eml").write_bytes(nested_message(60, "The bottom of the well.",
+                                                     top_text="The nesting dolls were painted in Sergiev Posad."))
+    corpus.good.append(GoodFile(folder / "deep.eml", "nesting dolls painted in Sergiev Posad"))
+    big = EmailMessage()
+    big["From"], big["Subject"] = "Scanner <scanner@office.test>", "Scanned drawings"
+    big.set_content("The scanned drawings of the windmill gearbox are attached.")
+    big.add_attachment(os.urandom(int(1.2 * 2**20)), maintype="application", subtype="pdf", filename="scan.pdf")
+    (folder / "big attachment.eml").write_bytes(bytes(big))
+    corpus.good.append(GoodFile(folder / "big attachment.eml", "scanned drawings of the windmill gearbox"))
+    odd = (b"From: =?x-unknown?q?Bj=F6rn?= <bjorn@fjord.test>\nTo: =?utf-8?b?!!not base64!!?= <x@y.test>\n"
+           b"Subject: Sm\xf6rg\xe5sbord =?utf-8?q?f=C3=BCr?= the =?iso-8859-1?q?f=EAte?=\n"
+           b"Date: the day after tomorrow\nMIME-Version: 1.0\nContent-Type: text/plain; charset=klingon\n"
+           b"Content-Transfer-Encoding: 8bit\n\n"
+           + "Pickled herring and lingonberry jam for the midsummer smörgåsbord.\n".encode("latin-1"))
+    # Headers of half a megabyte (20,000 recipients, a subject of 10,000 encoded words): the email package's
+    # header parser takes seconds on one, so only their first kilobytes are parsed.
+    crowd = ", ".join(f"Member {n} <member{n}@choir.test>" for n in range(20_000))
+    subject = " ".join("=?utf-8?q?Chor=C3=BCbung?=" for _ in range(10_000))
+    (folder / "crowded.eml").write_bytes(f"From: Choir <choir@choir.test>\nTo: {crowd}\nSubject: {subject}\n\n"
+                                         "Rehearsal of the madrigals moves to the boathouse.\n".encode())
+    corpus.good.append(GoodFile(folder / "crowded.eml", "rehearsal of the madrigals moves to the boathouse"))
+    (folder / "odd charsets.eml").write_bytes(odd)
+    corpus.good.append(GoodFile(folder / "odd charsets.eml", "pickled herring and lingonberry jam for midsummer"))
 
 
 def _empty_files(corpus: BadCorpus, folder: Path) -> None:

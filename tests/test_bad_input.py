@@ -222,3 +222,82 @@ def test_an_unreadable_file_is_reported(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=300, check=False)
     rows = [json.loads(line) for line in status.stdout.splitlines()]
     assert rows == [{"path": str(secret), "error": "cannot read file: Permission denied"}], status.stdout
+
+
+def test_mail_over_its_budgets_is_partial_and_odd_charsets_are_guesses(ingested: tuple[Omnidex, IngestReport],
+                                                                       corpus: BadCorpus) -> None:
+    """A huge attachment and parts nested past OMNIDEX_MAX_MAIL_DEPTH are left out and said; the rest lands."""
+    app, report = ingested
+    partial = {o.path.name: o.partial or "" for o in report.outcomes}
+    assert re.search(r"message 1, attachment 'scan.pdf': skipped: about 1.2 MB, over the attachment budget of "
+                     r"1 MB \(OMNIDEX_MAX_ATTACHMENT_MB\)", partial["big attachment.eml"]), partial["big attachment.eml"]
+    assert "nested deeper than 20 levels were not read (OMNIDEX_MAX_MAIL_DEPTH)" in partial["deep.eml"]
+    assert all("bottom of the well" not in h.text for h in app.search("bottom of the well", cutoff=False,
+                                                                        group=False, limit=50))
+    odd = app.search("pickled herring lingonberry", limit=1)[0]
+    assert odd.payload["encoding_guessed"] is True and "smörgåsbord" in odd.text
+    assert odd.payload["sender_address"] == "bjorn@fjord.test" and "sent" not in odd.payload  # no date to read
+    assert odd.payload["subject"] == "Smörgåsbord für the fête"  # raw 8-bit bytes guessed, encoded words decoded
+    assert odd.payload["sender"] == "Björn <bjorn@fjord.test>"  # an encoded word in an unknown charset, guessed
+    assert not partial["odd charsets.eml"]
+    crowded = app.search("madrigals boathouse", limit=1)[0]
+    assert len(crowded.payload["recipients"]) == 100 and crowded.payload["subject"].startswith("Chorübung")
+    assert len(crowded.payload["subject"]) <= 1_000
+
+
+def write_long_mailbox(path: Path, messages: int) -> Path:
+    """A mailbox of `messages` messages: one written by mailbox.mbox, repeated with its number changed."""
+    import mailbox
+    from email.message import EmailMessage
+
+    template = EmailMessage()
+    template["From"], template["To"] = "Lighthouse Log <log@lighthouse.test>", "keeper@lighthouse.test"
+    template["Subject"], template["Message-ID"] = "Log entry NUMBER", "<entry-NUMBER@lighthouse.test>"
+    template["Date"] = "Mon, 01 Jan 2024 06:00:00 +0000"
+    template.set_content("Entry NUMBER: the lamp was lit at dusk and the fog horn sounded twice.")
+    sample = path.with_suffix(".sample")
+    box = mailbox.mbox(sample)
+    box.add(template)
+    box.close()
+    one = sample.read_bytes()
+    sample.unlink()
+    with path.open("wb") as f:
+        for n in range(1, messages + 1):
+            f.write(one.replace(b"NUMBER", str(n).encode()))
+    return path
+
+
+def test_a_mailbox_of_50000_messages_streams_and_stops_at_the_text_budget(tmp_path: Path) -> None:
+    from ingest.mail import extract_mail
+
+    folder = tmp_path / "mail"
+    folder.mkdir()
+    box = write_long_mailbox(folder / "lighthouse.mbox", 50_000)
+    app = Omnidex(make_settings(tmp_path / "data", max_text_chars_per_file=20_000))
+    try:
+        ctx = app.indexer.ctx
+        started = time.perf_counter()
+        extraction = extract_mail(box, ctx)
+        segments = extraction.segments
+        first = next(segments)
+        assert extraction.info["message_count"] == 50_000 and first.extra["message"] == 1
+        assert time.perf_counter() - started < 10.0  # counting the messages is one pass; none is parsed ahead
+        baseline = _rss_mb()
+        roomy = extract_mail(box, _with_settings(ctx, max_text_chars_per_file=10**9)).segments
+        for segment in roomy:
+            if segment.extra["message"] >= 5_000:
+                break
+        roomy.close()
+        assert _rss_mb() - baseline < MAX_GROWTH_MB, "the mailbox was not streamed"
+        segments.close()
+
+        outcome = app.ingest([folder]).outcomes[0]
+        assert outcome.status == "indexed", outcome
+        assert re.search(r"text budget of 20,000 characters for the file used up at message \d+ of 50,000",
+                         outcome.partial), outcome.partial
+        assert outcome.segments < 1_000
+        assert app.partial_files()
+        hit = app.search("from:log@lighthouse.test fog horn sounded twice", limit=1)[0]
+        assert hit.payload["subject"].startswith("Log entry") and hit.payload["message"] < 1_000
+    finally:
+        app.close()

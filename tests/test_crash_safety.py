@@ -157,3 +157,65 @@ def test_killed_ingestion_is_completed_exactly(tmp_path: Path) -> None:
         assert got.files == want.files, f"trial {trial}: catalog"
         assert got.thumbnails == want.thumbnails, f"trial {trial}: thumbnails"
     assert killed >= TRIALS * 0.6, f"only {killed} of {TRIALS} runs were killed before they finished"
+
+
+MAIL_TRIALS = 4
+
+
+def _mailbox_bytes(scratch: Path, seed: int, messages: int) -> bytes:
+    """A mailbox written by mailbox.mbox: a page of words a message, every third with a two-page PDF attached."""
+    import mailbox
+    from email.message import EmailMessage
+
+    path = scratch / f"{seed}.mbox"
+    box = mailbox.mbox(path)
+    for n in range(messages):
+        mail = EmailMessage()
+        mail["From"], mail["Subject"] = f"Sender {n} <sender{n}@harbour.test>", f"Mailbox {seed}, message {n + 1}"
+        mail["Date"], mail["Message-ID"] = f"Mon, {n % 28 + 1:02d} Jan 2024 09:00:00 +0000", f"<{seed}-{n}@harbour.test>"
+        mail.set_content(_pages(seed * 1000 + n, 1)[0])
+        if n % 3 == 0:
+            mail.add_attachment(_pdf_bytes(scratch, seed * 1000 + n, pages=2), maintype="application", subtype="pdf",
+                                filename=f"log {n}.pdf")
+        box.add(mail)
+    box.close()
+    return path.read_bytes()
+
+
+def test_killed_mailbox_ingestion_is_completed_exactly(tmp_path: Path) -> None:
+    """The same for a mailbox whose attachments are read by the PDF extractor: their segments, thumbnails
+    included, belong to the mailbox, so a killed run leaves neither duplicates nor orphans of them."""
+    scratch, corpus = tmp_path / "scratch", tmp_path / "corpus"
+    scratch.mkdir()
+    before = {"inbox.mbox": _mailbox_bytes(scratch, 1, 24)}
+    after = {"inbox.mbox": _mailbox_bytes(scratch, 2, 27)}  # the mailbox changed: new mail, other attachments
+
+    lay_out(corpus, before)
+    first_run_s = ingest_here(tmp_path / "clean-before", corpus)
+    expected_before = snapshot(tmp_path / "clean-before")
+    lay_out(corpus, after)
+    ingest_here(tmp_path / "clean-after", corpus)
+    expected_after = snapshot(tmp_path / "clean-after")
+    shutil.copytree(tmp_path / "clean-before", tmp_path / "updated")
+    update_s = ingest_here(tmp_path / "updated", corpus)
+    assert snapshot(tmp_path / "updated") == expected_after
+    assert expected_before.thumbnails and expected_after.thumbnails  # the attachments' pages
+
+    rng = random.Random(20261208)
+    killed = 0
+    for trial in range(MAIL_TRIALS):
+        data = tmp_path / f"trial{trial}"
+        if trial % 2 == 0:
+            lay_out(corpus, before)
+        else:
+            shutil.copytree(tmp_path / "clean-before", data)
+            lay_out(corpus, after)
+        killed += start_and_kill(data, corpus, first_run_s if trial % 2 == 0 else update_s, rng)
+        ingest_here(data, corpus)
+        got = snapshot(data)
+        want = expected_after if trial % 2 == 1 else expected_before
+        assert got.retired == [], f"trial {trial}"
+        assert set(got.points) - set(want.points) == set(), f"trial {trial}: orphaned points"
+        assert set(want.points) - set(got.points) == set(), f"trial {trial}: missing points"
+        assert got == want, f"trial {trial}"
+    assert killed >= MAIL_TRIALS * 0.5, f"only {killed} of {MAIL_TRIALS} runs were killed before they finished"

@@ -63,3 +63,21 @@ def test_office_kinds_have_their_names() -> None:
     for name, kind in (("word", "document"), ("docx", "document"), ("odt", "document"), ("odp", "slides"),
                        ("xlsx", "sheet"), ("ods", "sheet"), ("spreadsheet", "sheet"), ("excel", "sheet")):
         assert parse_query(f"type:{name} x").filters.file_types == (kind,), name
+
+
+def test_mail_filters_match_the_terms_a_message_carries() -> None:
+    from core.schema import address_terms, word_terms
+
+    parsed = parse_query('from:Alice@Example.org "from:Bob  Jones" subject:"Quarterly Report" type:email budget')
+    f = parsed.filters
+    assert parsed.text == "budget" and f.file_types == ("mail",)
+    assert f.senders == ("alice@example.org", "bob jones") and f.subject_words == ("quarterly", "report")
+    flt = f.to_store_filter()
+    assert MatchAny("sender_terms", ("alice@example.org", "bob jones")) in flt.must
+    assert MatchValue("subject_terms", "quarterly") in flt.must and MatchValue("subject_terms", "report") in flt.must
+    # What a sender may be named by: each of these is a term its messages carry.
+    terms = address_terms("Bob  Jones", "Bob.Jones@Mail.Docks.example.org")
+    for said in ("bob.jones@mail.docks.example.org", "bob.jones", "mail.docks.example.org", "example.org",
+                 "bob jones", "bob", "jones"):
+        assert parse_query(f'"from:{said}" x').filters.senders[0] in terms, said
+    assert word_terms("Re: Quarterly report (draft 2)") == ["re", "quarterly", "report", "draft", "2"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from core.errors import OmnidexError
-from omnidex import FileType, Modality, Omnidex, SearchHit, Settings, clock, place, shown_path_bytes
+from omnidex import FileType, Modality, Omnidex, SearchHit, Settings, clock, mail_line, place, shown_path_bytes
 from ui.errors import explanation
 from ui.previews import photo_facts, render_pdf_page, transcript_around
 from ui.safety import escape_markdown, file_inside, highlight, html_block, literal, text_html
@@ -32,7 +32,7 @@ ICONS: dict[str, str] = {FileType.AUDIO.value: ":material/headphones:", FileType
                          FileType.PLAINTEXT.value: ":material/article:", FileType.HTML.value: ":material/language:",
                          FileType.EBOOK.value: ":material/menu_book:",
                          FileType.SHEET.value: ":material/table:",
-                         FileType.DOCUMENT.value: ":material/edit_document:"}
+                         FileType.DOCUMENT.value: ":material/edit_document:", FileType.MAIL.value: ":material/mail:"}
 
 
 # Settings only the UI reads (ui/access.py, the library page): a change to one must not open a second Omnidex
@@ -77,16 +77,20 @@ def title_markdown(hit: SearchHit) -> str:
 
 def thumbnail(app: Omnidex, hit: SearchHit) -> Path | None:
     """The hit's picture: its own thumbnail, else its page's or slide's (only a page's first chunk has one)."""
-    relative = hit.payload.get("thumbnail") or _sibling_thumbnail(app, hit.asset_id, hit.page, hit.slide)
+    relative = hit.payload.get("thumbnail") or _sibling_thumbnail(
+        app, hit.asset_id, hit.page, hit.slide, (hit.payload.get("message"), hit.payload.get("attachment")))
     return file_inside(app.thumbnails_dir, relative) if relative else None
 
 
 @st.cache_data(ttl=600, show_spinner=False)
-def _sibling_thumbnail(_app: Omnidex, asset_id: str, page: int | None, slide: int | None) -> str | None:
+def _sibling_thumbnail(_app: Omnidex, asset_id: str, page: int | None, slide: int | None,
+                       attachment: tuple[int | None, str | None] = (None, None)) -> str | None:
+    """`attachment`: an e-mail's (message, attachment name): a page of the same attachment, not another's."""
     if page is None and slide is None:
         return None
     for segment in _app.segments_of(asset_id, page=page):
-        if segment.slide == slide and segment.payload.get("thumbnail"):
+        same = (segment.payload.get("message"), segment.payload.get("attachment")) == attachment
+        if same and segment.slide == slide and segment.payload.get("thumbnail"):
             return segment.payload["thumbnail"]
     return None
 
@@ -106,6 +110,8 @@ def result_card(app: Omnidex, hit: SearchHit, query: str, selected_key: str, sim
                 st.markdown(f"## {ICONS.get(hit.file_type, ICONS[FileType.PDF.value])}")
         with body:
             st.markdown(title_markdown(hit))
+            if message := mail_line(hit):  # an e-mail: its subject, sender and date
+                st.caption(html_block(text_html(message)), unsafe_allow_html=True)
             st.markdown(html_block(highlight(hit.snippet or hit.text[:240], query)), unsafe_allow_html=True)
             others = other_places(hit)
             if others:
@@ -134,6 +140,8 @@ def _remember(key: str, value: str) -> None:
 def show_preview(app: Omnidex, hit: SearchHit, query: str = "") -> None:
     """The page with the hit marked, the slide, the photo with its tags and facts, or a player at the moment."""
     st.markdown(title_markdown(hit))
+    if message := mail_line(hit):
+        st.caption(html_block(text_html(message)), unsafe_allow_html=True)
     path = app.indexed_file(os.fsdecode(shown_path_bytes(hit.payload)))  # a name that is not UTF-8 too
     if path is None:
         st.warning("This file is not in the index any more, or has moved. Re-index it from the Library page.")

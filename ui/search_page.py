@@ -95,6 +95,8 @@ def filter_words(filters: SearchFilters) -> list[str]:
     if filters.before:
         words.append(f"before:{filters.before.date().isoformat()}")
     words += [f"tag:{t}" for t in filters.tags] + [f"lang:{lang}" for lang in filters.languages]
+    words += [f'from:"{s}"' if " " in s else f"from:{s}" for s in filters.senders]
+    words += [f"subject:{w}" for w in filters.subject_words]
     return words
 
 
