@@ -205,6 +205,18 @@ def _adapt(app, args: argparse.Namespace) -> int:
     return 0
 
 
+def batch_lines(report: IngestReport) -> list[str]:
+    """What `watch` says of a batch: each file that changed in the index, and each file it does not read (an
+    unknown kind), with the reason, so a file dropped into a watched folder never disappears without a word."""
+    lines = []
+    for outcome in report.outcomes:
+        if outcome.status != "unchanged":
+            reason = outcome.error or outcome.partial
+            lines.append(f"{outcome.status}: {display(outcome.path)}{f': {reason}' if reason else ''}")
+    lines += [f"skipped: {display(skipped.path)}: {skipped.reason}" for skipped in report.skipped]
+    return lines
+
+
 def _watch(app, args: argparse.Namespace) -> int:
     import signal
     import threading
@@ -219,10 +231,8 @@ def _watch(app, args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
     def report_batch(report: IngestReport) -> None:
-        for outcome in report.outcomes:
-            if outcome.status != "unchanged":
-                reason = outcome.error or outcome.partial
-                print(f"{outcome.status}: {display(outcome.path)}{f': {reason}' if reason else ''}", flush=True)
+        for line in batch_lines(report):
+            print(line, flush=True)
 
     watcher = Watcher(paths, app.ingest, quiet_s=args.quiet_seconds, poll=args.poll, poll_interval_s=args.interval,
                       exclude=[app.settings.data_dir], on_batch=report_batch,

@@ -90,6 +90,17 @@ def test_text_files_land_the_binary_one_fails_and_unknown_types_are_skipped(text
     assert [Path(f.path).name for f in app.failed_files()] == ["photo.txt"]
 
 
+def test_watch_says_which_files_it_does_not_read(text_index) -> None:
+    """What `omnidex watch` prints for a batch names each skipped file and why, beside the files it indexed."""
+    from omnidex.cli import batch_lines
+
+    _, report, _ = text_index
+    said = batch_lines(report)
+    assert any(line.startswith("indexed: ") and line.endswith("guide.md") for line in said), said
+    skipped = [line for line in said if line.startswith("skipped: ")]
+    assert len(skipped) == 2 and any("data.xyz: " in line and "'.xyz'" in line for line in skipped), said
+
+
 def test_a_search_lands_on_the_markdown_section_and_its_lines(text_index) -> None:
     app, _, docs = text_index
     top = app.search("where are boats kept over winter on oak blocks", limit=3)[0]
