@@ -67,12 +67,14 @@ class SearchResults(list[SearchHit]):
     @property
     def notice(self) -> str | None:
         """What the CLI and the search page say about results that may be partial."""
-        return words_only_notice(self.words_only) if self.partial else None
+        return f"{words_only_notice(self.words_only)}: these results may be partial" if self.partial else None
 
 
 def words_only_notice(files: int) -> str:
-    return (f"{files} file{' is' if files == 1 else 's are'} searchable by {'its' if files == 1 else 'their'} "
-            f"words only; {'its' if files == 1 else 'their'} meaning follows, so these results may be partial")
+    """How `status`, the Library page and a search say that some files' meaning has not been embedded yet."""
+    one = files == 1
+    return (f"{files} file{' is' if one else 's are'} searchable by {'its' if one else 'their'} words only; "
+            f"{'its' if one else 'their'} meaning follows")
 
 
 # The most results one search returns: beyond it a page of results is a dump of the index.
