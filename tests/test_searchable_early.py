@@ -85,6 +85,7 @@ def test_files_left_at_their_words_are_pending_work_for_check_and_repair(tmp_pat
         assert app.status()["searchable"]["words_only"] == 2
         found = app.search("pruning roses", cutoff=False)
         assert Path(found[0].path).name == "1.pdf" and found.partial and found.words_only == 2
+        assert Path(app.search("pruning roses", diversity=0.5)[0].path).name == "1.pdf"  # no meaning to compare
         integrity = app.check()
         assert integrity.healthy and integrity.words_only == 2
         assert "embed the meaning of 2 file(s) searchable by their words only" in integrity.plan()

@@ -346,7 +346,7 @@ def test_files_read_but_not_yet_embedded_are_found_by_their_words_and_both_pages
     app.close()
     monkeypatch.setenv("OMNIDEX_DATA_DIR", str(data))
     at = search("tide tables northern harbour")
-    assert titles(at)[0].startswith("tide.pdf")
+    assert titles(at)[0].startswith("**tide.pdf**")
     (notice,) = [plain(i.value) for i in at.info]
     assert notice == "1 file is searchable by its words only; its meaning follows: these results may be partial."
     at = opened("ui/library_page.py")
