@@ -2,7 +2,11 @@
 
 SQLite in the data directory, written in small transactions. A file is marked
 `indexing` before its points are written and `indexed` after, so a run that
-was killed half-way is recognised and redone on the next run.
+was killed half-way is recognised and redone on the next run. A text file is
+`words` in between: its points are written with their words (BM25) and wait
+for their meaning (the dense vectors, embedded later in batches across files);
+search finds it by its words already. A `words` file is pending work, like an
+`indexing` one: a run that was killed before the meaning came reads it again.
 
 Whenever a row stops holding an asset (the file changed, failed, moved or
 vanished), that asset is written to `retired` in the same transaction. The
@@ -55,17 +59,23 @@ CREATE TABLE IF NOT EXISTS retired (asset_id TEXT PRIMARY KEY);
 
 # The catalog's layout version (SQLite's user_version) and how to bring an older one up to it, step by step
 # (rclip's ensure_version). 0: a catalog from before versions were kept (the `partial` column may be missing).
-# 1: no `skipped` table (files not read at all went unrecorded).
-SCHEMA_VERSION = 2
+# 1: no `skipped` table (files not read at all went unrecorded). 2: no `words` state (a file was searchable only
+# once fully embedded); the layout is the same, but an older Omnidex would take a `words` file's points for no
+# file's and delete them, so it must refuse this catalog.
+SCHEMA_VERSION = 3
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     0: lambda c: None if "partial" in _columns(c, "files") else c.execute("ALTER TABLE files ADD COLUMN partial TEXT"),
     1: lambda c: c.execute("CREATE TABLE IF NOT EXISTS skipped (path TEXT PRIMARY KEY, reason TEXT NOT NULL,"
                            " updated_at TEXT NOT NULL)"),
+    2: lambda c: None,
 }
 
 INDEXED = "indexed"
 INDEXING = "indexing"
+WORDS = "words"  # searchable by its words; its meaning (dense vectors) follows
 FAILED = "failed"
+PENDING = (INDEXING, WORDS)  # work a run left unfinished: the next run reads these files again
+HOLDING = (INDEXED, WORDS)  # rows whose asset's points are all written (the meaning of `words` ones follows)
 
 
 @dataclass(frozen=True)
@@ -157,9 +167,24 @@ class Catalog:
                           " GROUP BY asset_id", (INDEXED,))
         return {asset_id: n for asset_id, n in rows}
 
-    def paths_of_asset(self, asset_id: str, status: str = INDEXED) -> list[str]:
-        rows = self._rows("SELECT path FROM files WHERE asset_id=? AND status=? ORDER BY path", (asset_id, status))
+    def paths_of_asset(self, asset_id: str, status: str | tuple[str, ...] = INDEXED) -> list[str]:
+        statuses = (status,) if isinstance(status, str) else status
+        rows = self._rows(f"SELECT path FROM files WHERE asset_id=? AND status IN ({','.join('?' * len(statuses))})"
+                          " ORDER BY path", (asset_id, *statuses))
         return [from_text(r[0]) for r in rows]
+
+    def pending(self) -> list[FileRecord]:
+        """Files a run left unfinished (`indexing`, or `words` waiting for their meaning): read again next run."""
+        rows = self._rows("SELECT * FROM files WHERE status IN (?, ?) ORDER BY path", PENDING)
+        return [_record(r) for r in rows]
+
+    def embedded(self, asset_id: str) -> list[str]:
+        """An asset's meaning is written: every file that held it by its words is indexed now; their paths."""
+        with self._tx() as c:
+            paths = [r[0] for r in c.execute("SELECT path FROM files WHERE asset_id=? AND status=?",
+                                            (asset_id, WORDS))]
+            c.execute("UPDATE files SET status=? WHERE asset_id=? AND status=?", (INDEXED, asset_id, WORDS))
+        return [from_text(p) for p in paths]
 
     def paths_under(self, root: str) -> list[str]:
         """The root itself and every path below it (a range scan on the primary key, not LIKE)."""
@@ -320,8 +345,9 @@ def damaged_message(path: Path, error: Exception) -> str:
 
 
 def rebuild(path: Path, rows: list[dict], meta: Mapping[str, str]) -> Catalog:
-    """A new catalog at `path` holding `rows` (indexed files, as read back from the store's payloads); the
-    damaged one is kept beside it (`.damaged`) for inspection."""
+    """A new catalog at `path` holding `rows` (indexed files, as read back from the store's payloads; a row's
+    `status` is `words` when some of its points lack their meaning); the damaged one is kept beside it
+    (`.damaged`) for inspection."""
     for suffix in ("", "-wal", "-shm"):
         damaged = path.with_name(path.name + suffix)
         if damaged.exists():
@@ -329,7 +355,7 @@ def rebuild(path: Path, rows: list[dict], meta: Mapping[str, str]) -> Catalog:
     catalog = Catalog(path)
     with catalog._tx() as c:
         for row in rows:
-            _write_row(c, to_text(row["path"]), INDEXED, row["asset_id"], row.get("size"), None,
+            _write_row(c, to_text(row["path"]), row.get("status", INDEXED), row["asset_id"], row.get("size"), None,
                        row.get("file_type"), None, row["segments"], row.get("partial"))
         for key, value in meta.items():
             _set_meta(c, key, value)

@@ -2,10 +2,21 @@
 
 Every file ends in the catalog as `indexed` or `failed` with a reason (or, of
 a type no extractor reads, as `skipped` with the reason); no
-error in one file stops the batch, and none runs past its time budget
+error in one file stops the batch, and none reads past its time budget
 (settings.max_seconds_per_file): what was written by then is kept and the file
 is recorded as partial, with the reason, like a file over its text or pixel
-budget. Point ids derive from (content hash,
+budget.
+
+Two phases, the way big mail and desktop indexers work: a file's segments are
+written as soon as it is read, with their words (BM25) and the vectors that came
+with them (a picture's, a sound's: the classifiers'), so search finds the file
+by its words seconds after it was read; the file is then `words` in the
+catalog. The text encoder's vectors, the main cost, follow in batches across
+files (MEANING_BATCH segments, or the end of the run), set on those points in
+place, and the file becomes `indexed`. A file whose every vector came with its
+segments (pictures, sounds, videos without speech) is `indexed` at once. The
+time budget counts the reading; the text budget bounds the embedding (5 million
+characters embed in about 2 minutes on two cores). Point ids derive from (content hash,
 locator), so running the same batch twice writes nothing new. A batch also
 reconciles its roots: files that vanished from under them leave the index,
 and a file that reappears elsewhere with the same content is moved, not
@@ -23,9 +34,11 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -45,7 +58,7 @@ from core.schema import (
 from encoders.bm25 import Bm25Encoder
 from encoders.runtime import background_priority
 from ingest.audio import extract_audio
-from ingest.catalog import FAILED, INDEXED, INDEXING, Catalog, FileRecord
+from ingest.catalog import FAILED, HOLDING, INDEXED, INDEXING, PENDING, WORDS, Catalog, FileRecord
 from ingest.epub import extract_epub
 from ingest.errors import ExtractionError
 from ingest.extraction import ExtractContext, Extraction
@@ -77,6 +90,7 @@ from ingest.workbook import extract_ods, extract_xlsx
 from store.base import Filter, MatchValue, PointRecord, Store, VectorValue
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 Extractor = Callable[[Path, ExtractContext], Extraction]
 EXTRACTORS: dict[FileType, Extractor] = {
@@ -108,6 +122,22 @@ def asset_filter(asset_id: str) -> Filter:
     return Filter(must=(MatchValue("asset_id", asset_id),))
 
 
+# Segments read and searchable by their words before their meaning is embedded in one go: the batch across files
+# that keeps the encoder's batches full (a one-page file gave it one chunk) and holds a few MB of text, about 14 s
+# of embedding on two cores. A run embeds what is left when its last file is read.
+MEANING_BATCH = 1024
+
+
+@dataclass
+class _Waiting:
+    """A file read and written by its words: the text segments whose meaning (dense vectors) follows."""
+
+    asset: Asset
+    segments: list[Segment]
+    written: int  # segments the file gave (its catalog row's count)
+    partial: str | None
+
+
 class Indexer:
     def __init__(
         self,
@@ -119,6 +149,7 @@ class Indexer:
         batch_size: int = 32,
         exclude: tuple[Path, ...] = (),
         pause: Callable[[], bool] = lambda: False,
+        meaning_batch: int = MEANING_BATCH,
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -129,6 +160,8 @@ class Indexer:
         self.batch_size = batch_size
         self.exclude = exclude  # never index our own data directory
         self._windows: dict[str, np.ndarray] = {}  # context windows of the last batch, by text
+        self.meaning_batch = meaning_batch
+        self._waiting: dict[str, _Waiting] = {}  # by asset id: read, searchable by words, meaning to follow
 
     def ingest(self, roots: Iterable[Path], progress: Progress | None = None) -> IngestReport:
         """Bring the index in line with what is under `roots` now (files or folders, present or gone), as
@@ -147,9 +180,12 @@ class Indexer:
         self.catalog.replace_skipped([str(r) for r in roots], [(str(f.path), f.reason) for f in skipped])
         for n, path in enumerate(paths, 1):
             progress.file_started(path, n, len(paths))
-            outcome = self.ingest_file(path, progress)
+            outcome = self._read_file(path, progress)
             report.outcomes.append(outcome)
             progress.file_finished(outcome)
+            if sum(len(w.segments) for w in self._waiting.values()) >= self.meaning_batch:
+                _replace_outcomes(report, self.embed_waiting(progress))
+        _replace_outcomes(report, self.embed_waiting(progress))
         # After the files, so a file that moved within the roots is found at its new place first.
         for gone in self._vanished(roots, {str(p) for p in paths}):
             self.catalog.forget(gone)
@@ -166,8 +202,15 @@ class Indexer:
         return [p for p in known if p not in found]
 
     def ingest_file(self, path: Path, progress: Progress | None = None) -> FileOutcome:
+        """One file, both phases: read and written by its words, then its meaning embedded."""
+        progress = progress or Progress()
+        outcome = self._read_file(path, progress)
+        return self.embed_waiting(progress).get(str(path), outcome)
+
+    def _read_file(self, path: Path, progress: Progress) -> FileOutcome:
+        """The first phase for one file: what its meaning still needs waits in self._waiting."""
         try:
-            return self._ingest_file(path, progress or Progress())
+            return self._ingest_file(path, progress)
         finally:
             self.settle_retired()
 
@@ -202,17 +245,68 @@ class Indexer:
             # settling repoints the payloads
             self.catalog.move(twin.path, key, segments=segments, partial=partial, **common)
             return FileOutcome(path, MOVED, segments, partial=partial)
+        if (waiting := self._waiting.get(asset.asset_id)) is not None:  # a copy of a file read in this run
+            self.catalog.record(key, WORDS, segments=waiting.written, partial=waiting.partial, **common)
+            return FileOutcome(path, DUPLICATE, waiting.written, partial=waiting.partial)
 
         self.catalog.record(key, INDEXING, **common)
         try:
-            written, partial = self._write_segments(asset, progress)
+            written, partial, later = self._write_segments(asset, progress)
         except ExtractionError as e:
             return self._fail(key, asset, str(e))
         except Exception as e:  # a decoder bug must not end the batch
             log.exception("unexpected error indexing %s", path)
             return self._fail(key, asset, f"unexpected error: {type(e).__name__}: {e}")
-        self.catalog.record(key, INDEXED, segments=written, partial=partial, **common)
+        if later:
+            self.catalog.record(key, WORDS, segments=written, partial=partial, **common)
+            self._waiting[asset.asset_id] = _Waiting(asset, later, written, partial)
+        else:
+            self.catalog.record(key, INDEXED, segments=written, partial=partial, **common)
+        progress.searchable(path, fully=not later)
         return FileOutcome(path, INDEXED, written, partial=partial)
+
+    def embed_waiting(self, progress: Progress | None = None) -> dict[str, FileOutcome]:
+        """The second phase: the meaning of every segment waiting for it, embedded in batches across files and set
+        on its point in place; each file becomes `indexed` when its last segment has it. Returns the outcomes of
+        files that failed here (the encoder could not take their text), by path; their points go."""
+        progress = progress or Progress()
+        waiting, self._waiting = self._waiting, {}
+        left = {asset_id: len(w.segments) for asset_id, w in waiting.items()}
+        failed: dict[str, FileOutcome] = {}
+        queue = ((asset_id, segment) for asset_id, w in waiting.items() for segment in w.segments)
+        try:
+            for batch in _batched(queue, self.batch_size):
+                batch = [(asset_id, s) for asset_id, s in batch if asset_id in left]  # a failed file's rest goes
+                for asset_id, reason in self._embed_apart(batch).items():
+                    for key in self.catalog.paths_of_asset(asset_id, WORDS):
+                        failed[key] = self._fail(key, waiting[asset_id].asset, reason)
+                    left.pop(asset_id, None)
+                done = [(asset_id, s) for asset_id, s in batch if asset_id in left]
+                self.store.update_vectors({point_id(asset_id, s.locator): self._meaning(s) for asset_id, s in done})
+                for asset_id, _ in done:
+                    left[asset_id] -= 1
+                    if left[asset_id] == 0:
+                        for key in self.catalog.embedded(asset_id):
+                            progress.searchable(Path(key), fully=True)
+        finally:
+            self.settle_retired()
+        return failed
+
+    def _embed_apart(self, batch: list[tuple[str, Segment]]) -> dict[str, str]:
+        """Embed a batch across files; when the encoder fails on it, each file's segments on their own, so one
+        file's text fails that file alone. Returns why, by asset id, for each file that failed."""
+        try:
+            self._embed([segment for _, segment in batch])
+            return {}
+        except Exception:  # noqa: BLE001 - told apart below, file by file
+            log.exception("embedding a batch failed; embedding its files one by one")
+        failed: dict[str, str] = {}
+        for asset_id in dict.fromkeys(asset_id for asset_id, _ in batch):
+            try:
+                self._embed([segment for owner, segment in batch if owner == asset_id])
+            except Exception as e:  # noqa: BLE001 - a text the encoder cannot take must not end the run
+                failed[asset_id] = f"unexpected error: {type(e).__name__}: {e}"
+        return failed
 
     def settle_retired(self) -> None:
         """Make the store agree with the catalog for every asset a file stopped holding.
@@ -221,10 +315,10 @@ class Indexer:
         points are made to show one of those (a renamed file, or the copy left behind).
         """
         for asset_id in self.catalog.retired():
-            holders = self.catalog.paths_of_asset(asset_id, INDEXED)
+            holders = self.catalog.paths_of_asset(asset_id, HOLDING)
             if holders:
                 self._show_path(asset_id, holders)
-            elif not self.catalog.paths_of_asset(asset_id, INDEXING):
+            elif not self.catalog.paths_of_asset(asset_id, PENDING):
                 self.store.delete(asset_filter(asset_id))
                 shutil.rmtree(self._thumbnail_folder(asset_id), ignore_errors=True)
             self.catalog.settled(asset_id)
@@ -254,14 +348,16 @@ class Indexer:
         self.store.upsert([self._point(asset, {}, segment) for asset, segment in pending])
         return len(pending)
 
-    def _write_segments(self, asset: Asset, progress: Progress) -> tuple[int, str | None]:
-        """Segments written, and what was left out (over a budget, damaged) when the file was read in part.
+    def _write_segments(self, asset: Asset, progress: Progress) -> tuple[int, str | None, list[Segment]]:
+        """Segments written by their words and the vectors that came with them, what was left out (over a budget,
+        damaged) when the file was read in part, and the text segments whose meaning is still to be embedded.
 
         The extractor is called in the prefetch thread as well, so its set-up (some decode a whole
         recording before the first segment) counts against the file's deadline too."""
         started = time.monotonic()
         deadline = started + self.ctx.settings.max_seconds_per_file
         written = 0
+        later: list[Segment] = []
         opened: list[Extraction] = []
         with _openable(asset.path) as source:
             def extracted() -> Iterator[Segment]:
@@ -272,7 +368,8 @@ class Indexer:
             losses = Losses()
             try:
                 for batch in _batched(segments, self.batch_size):
-                    self.store.upsert(self._points(asset, opened[0].info, batch))
+                    self.store.upsert([self._point(asset, opened[0].info, s) for s in batch])
+                    later += [s for s in batch if s.vector is None]
                     written += len(batch)
                     progress.segments_written(len(batch))
                     if time.monotonic() > deadline:
@@ -287,11 +384,7 @@ class Indexer:
             if losses:
                 raise ExtractionError(f"nothing indexed: {losses.summary()}")
             raise ExtractionError("nothing to index: no text, pictures or sound were found in the file")
-        return written, losses.summary()
-
-    def _points(self, asset: Asset, info: dict, segments: list[Segment]) -> list[PointRecord]:
-        self._embed(segments)
-        return [self._point(asset, info, s) for s in segments]
+        return written, losses.summary(), later
 
     def _embed(self, segments: list[Segment]) -> None:
         """Text is embedded here, in one call per batch (chunks and their context windows, each window
@@ -330,15 +423,24 @@ class Indexer:
             if segment.context:
                 segment.context_vector = known[segment.context]
 
+    @staticmethod
+    def _meaning(segment: Segment) -> dict[str, VectorValue]:
+        """The searched dense vectors of an embedded segment (none yet for a text segment read a moment ago)."""
+        vectors: dict[str, VectorValue] = {}
+        if segment.vector is not None:
+            vectors["text"] = segment.vector.tolist()
+        if segment.context_vector is not None:
+            vectors["context"] = segment.context_vector.tolist()
+        return vectors
+
     def _point(self, asset: Asset, info: dict, segment: Segment) -> PointRecord:
-        vectors: dict[str, VectorValue] = {"text": segment.vector.tolist()}
+        """The stored point; a text segment not yet embedded has its words alone, its meaning follows."""
+        vectors = self._meaning(segment)
         sparse = self.bm25.encode_document(segment.text)
         if sparse.indices:
             vectors["bm25"] = sparse
         if segment.clip is not None:
             vectors["clip"] = segment.clip.tolist()
-        if segment.context_vector is not None:
-            vectors["context"] = segment.context_vector.tolist()
         for name, kept in ((features_vector(segment.modality), segment.features), (CONSE_VECTOR, segment.conse),
                            (OCR_VECTOR, segment.ocr_vector)):
             if kept is not None:
@@ -388,6 +490,12 @@ class Indexer:
         return FileOutcome(Path(key), FAILED, error=reason)
 
 
+def _replace_outcomes(report: IngestReport, late: dict[str, FileOutcome]) -> None:
+    """Files that failed after they were read (their meaning could not be embedded) say so in the run's report."""
+    if late:
+        report.outcomes[:] = [late.get(str(o.path), o) for o in report.outcomes]
+
+
 @contextmanager
 def _openable(path: Path) -> Iterator[Path]:
     """A path every decoder can open. MuPDF and FFmpeg take names as UTF-8 and cannot open one that is not:
@@ -401,7 +509,7 @@ def _openable(path: Path) -> Iterator[Path]:
         yield link
 
 
-def _batched(items: Iterator[Segment], size: int) -> Iterator[list[Segment]]:
+def _batched(items: Iterator[T], size: int) -> Iterator[list[T]]:
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
         yield batch

@@ -71,6 +71,10 @@ class Progress:
     def file_finished(self, outcome: FileOutcome) -> None:
         pass
 
+    def searchable(self, path: Path, fully: bool) -> None:
+        """A file just became searchable: by its words once read (fully False), fully once its meaning (the dense
+        vectors) is embedded too; a file whose vectors all came with its reading (a picture) is fully at once."""
+
     def notice(self, message: str) -> None:
         """Something the user must hear about (a model change that forces re-embedding)."""
         log.warning("%s", message)

@@ -17,6 +17,8 @@ _EXPORTS = {
     "Omnidex": "omnidex.service",
     "InvalidRequest": "omnidex.service",
     "MAX_LIMIT": "omnidex.service",
+    "SearchResults": "omnidex.service",
+    "words_only_notice": "omnidex.service",
     "Settings": "core.config",
     "FileType": "core.schema",
     "Modality": "core.schema",
@@ -36,6 +38,7 @@ _EXPORTS = {
     "EXTENSIONS": "ingest.files",
     "INDEXED": "ingest.catalog",  # a file's status in Omnidex.files()
     "FAILED": "ingest.catalog",
+    "WORDS": "ingest.catalog",  # read and searchable by its words; its meaning follows
     "over_size_limit": "ingest.limits",
     "Watcher": "ingest.watch",
     "tokenize": "encoders.bm25",

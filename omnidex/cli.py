@@ -257,6 +257,7 @@ class TqdmProgress(Progress):
         self._tqdm = tqdm
         self.files = tqdm(total=0, unit="file", position=0, disable=disabled, file=sys.stderr)
         self.segments = tqdm(total=None, unit="seg", position=1, leave=False, disable=disabled, file=sys.stderr)
+        self.fully = 0  # files whose meaning is embedded too (the files bar counts those read)
 
     def file_started(self, path: Path, number: int, total: int) -> None:
         self.files.total = total
@@ -266,6 +267,11 @@ class TqdmProgress(Progress):
 
     def segments_written(self, count: int) -> None:
         self.segments.update(count)
+
+    def searchable(self, path: Path, fully: bool) -> None:
+        if fully:
+            self.fully += 1
+            self.files.set_postfix_str(f"{self.fully} fully searchable", refresh=False)
 
     def file_finished(self, outcome: FileOutcome) -> None:
         self.files.update(1)
@@ -288,6 +294,8 @@ def _search(app, args: argparse.Namespace) -> int:
 
     filters = SearchFilters(tuple(args.types or ()), args.folder, args.after, args.before)
     hits = app.search(args.query, filters, args.limit)
+    if hits.notice:  # on stderr: JSON lines stay hits alone
+        print(f"omnidex: {hits.notice}", file=sys.stderr)
     for rank, hit in enumerate(hits, 1):
         if args.json:
             print(json.dumps(hit_json(hit), ensure_ascii=False))
@@ -334,6 +342,10 @@ def _status(app, args: argparse.Namespace) -> int:
     print(f"files:    {files.get('indexed', 0)} indexed ({status['partial']} only in part), "
           f"{files.get('failed', 0)} failed, {files.get('indexing', 0)} interrupted, "
           f"{status['skipped']} skipped (not read)")
+    searchable = status["searchable"]
+    following = f" (the meaning of {searchable['words_only']} follows)" if searchable["words_only"] else ""
+    print(f"search:   {searchable['by_words']} files searchable by their words, {searchable['fully']} fully"
+          f"{following}")
     print(f"segments: {status['points']}")
     if status["store_problem"]:
         print(f"problem:  {escape_controls(status['store_problem'])}")
@@ -362,8 +374,8 @@ def _check(app, args: argparse.Namespace) -> int:
         return 0 if integrity.healthy else 1
     counts = app.file_counts()
     print(f"catalog:  {display(str(app.settings.catalog_path))}: {counts.get('indexed', 0)} indexed, "
-          f"{counts['partial']} only in part, {counts.get('failed', 0)} failed, "
-          f"{integrity.interrupted} interrupted")
+          f"{counts['partial']} only in part, {integrity.words_only} by their words only, "
+          f"{counts.get('failed', 0)} failed, {integrity.interrupted} interrupted")
     print(f"store:    {escape_controls(integrity.store_problem) if integrity.store_problem else 'readable'}")
     for change in integrity.model_changes:
         print(f"models:   {change}")

@@ -16,6 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from ingest.catalog import WORDS
 from ingest.report import shown_path_bytes
 from store.base import Store, pages
 
@@ -37,6 +38,7 @@ class Integrity:
     paths: dict[str, list[str]] = field(default_factory=dict)  # asset id -> its files, for the report
     model_changes: list[str] = field(default_factory=list)
     interrupted: int = 0  # files left `indexing` by a killed run
+    words_only: int = 0  # files searchable by their words, their meaning not yet embedded: pending work, no damage
 
     @property
     def healthy(self) -> bool:
@@ -54,11 +56,13 @@ class Integrity:
                          "whose segments are missing or unreadable")
         if self.interrupted:
             parts.append(f"finish {self.interrupted} file(s) an interrupted run left half-indexed")
+        if self.words_only:
+            parts.append(f"embed the meaning of {self.words_only} file(s) searchable by their words only")
         return f"`omnidex ingest` will {' and '.join(parts)}" if parts else "nothing to repair"
 
     def to_json(self) -> dict[str, Any]:
         return {"healthy": self.healthy, "store_problem": self.store_problem, "model_changes": self.model_changes,
-                "interrupted": self.interrupted, "plan": self.plan(),
+                "interrupted": self.interrupted, "words_only": self.words_only, "plan": self.plan(),
                 "missing": [{"asset_id": a, "paths": self.paths.get(a, []), "expected": e, "found": f}
                             for a, (e, f) in self.missing.items()]}
 
@@ -88,9 +92,10 @@ def missing_points(expected: dict[str, int], found: Counter[str]) -> dict[str, t
 
 def catalog_rows(store: Store) -> list[dict[str, Any]]:
     """One row per asset in the store, as the catalog would hold it: the file its points show, its size and
-    type, and its segment count. What a damaged catalog is rebuilt from."""
+    type, and its segment count; `words` when a point lacks its meaning (a run was killed before it was
+    embedded), so the next run reads that file again. What a damaged catalog is rebuilt from."""
     rows: dict[str, dict[str, Any]] = {}
-    for page in pages(store, limit=SCAN_PAGE):
+    for page in pages(store, limit=SCAN_PAGE, with_vectors=True):
         for point in page:
             payload = point.payload
             asset_id = payload.get("asset_id")
@@ -100,4 +105,6 @@ def catalog_rows(store: Store) -> list[dict[str, Any]]:
                                              "size": payload.get("size"), "file_type": payload.get("file_type"),
                                              "segments": 0})
             row["segments"] += 1
+            if "text" not in (point.vectors or {}):
+                row["status"] = WORDS
     return list(rows.values())

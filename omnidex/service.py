@@ -22,7 +22,7 @@ from core.config import Settings
 from core.errors import BadQuery, CatalogDamaged, IndexBusy, ModelMismatch, Refused, StoreDamaged
 from core.once import once
 from encoders.hub import ModelHub
-from ingest.catalog import FAILED, INDEXED, INDEXING, Catalog, FileRecord, rebuild
+from ingest.catalog import FAILED, INDEXED, INDEXING, WORDS, Catalog, FileRecord, rebuild
 from omnidex.library import LibraryState, inside_roots, library_roots
 from omnidex.parts import Parts, SearchesFirst, build_parts, open_store, store_schema
 from retrieval.filters import SearchFilters
@@ -43,13 +43,38 @@ if TYPE_CHECKING:
     from store.base import Store
     from store.local import ProcessLock
 
-__all__ = ["MAX_LIMIT", "InvalidRequest", "ModelMismatch", "Omnidex", "check_range"]
+__all__ = ["MAX_LIMIT", "InvalidRequest", "ModelMismatch", "Omnidex", "SearchResults", "check_range", "words_only_notice"]
 
 
 class InvalidRequest(BadQuery):
     """A parameter out of its range (a limit of 0 or a million); the message names the range."""
 
     remedy = ""
+
+
+class SearchResults(list[SearchHit]):
+    """A search's hits, best first, and how many files were searchable only by their words when it ran (read,
+    their meaning not yet embedded: dense similarity could not find them yet, BM25 could)."""
+
+    def __init__(self, hits: Iterable[SearchHit] = (), words_only: int = 0) -> None:
+        super().__init__(hits)
+        self.words_only = words_only
+
+    @property
+    def partial(self) -> bool:
+        return self.words_only > 0
+
+    @property
+    def notice(self) -> str | None:
+        """What the CLI and the search page say about results that may be partial."""
+        return f"{words_only_notice(self.words_only)}: these results may be partial" if self.partial else None
+
+
+def words_only_notice(files: int) -> str:
+    """How `status`, the Library page and a search say that some files' meaning has not been embedded yet."""
+    one = files == 1
+    return (f"{files} file{' is' if one else 's are'} searchable by {'its' if one else 'their'} words only; "
+            f"{'its' if one else 'their'} meaning follows")
 
 
 # The most results one search returns: beyond it a page of results is a dump of the index.
@@ -240,7 +265,9 @@ class Omnidex:
         from store.local import damaged_message
 
         self.hold_index()
-        report = Integrity(model_changes=self.model_changes(), interrupted=self.catalog.counts().get(INDEXING, 0))
+        counts = self.catalog.counts()
+        report = Integrity(model_changes=self.model_changes(), interrupted=counts.get(INDEXING, 0),
+                           words_only=counts.get(WORDS, 0))
         if self.library.reindex:
             report.model_changes.append("a reindex was interrupted")
         if report.model_changes:
@@ -271,7 +298,7 @@ class Omnidex:
                 files = sum(len(p) for p in report.paths.values())
                 progress.notice(f"the index lacks the segments of {files} catalogued file(s): indexing them again")
                 self.catalog.restart_all({}, asset_ids=list(report.missing))
-        return [Path(r.path) for r in self.catalog.files(INDEXING)]
+        return [Path(r.path) for r in self.catalog.pending()]
 
     def _replace_store(self) -> None:
         """A fresh, empty store; an embedded one that is damaged is kept beside it (`qdrant.damaged`)."""
@@ -335,12 +362,12 @@ class Omnidex:
                 library.start_reindex(self._wanted_models())
                 state = "recreate"
             else:
-                left = self.catalog.counts().get(INDEXING, 0)
+                left = len(self.catalog.pending())
                 progress.notice(f"resuming an interrupted reindex: {left} files left to re-embed")
             if state == "recreate":
                 self._current(recreate=True)
                 library.set_reindex("resume")
-        report = self.indexer.ingest([Path(r.path) for r in self.catalog.files(INDEXING)], progress)
+        report = self.indexer.ingest([Path(r.path) for r in self.catalog.pending()], progress)
         library.set_reindex(None)
         folders = list(folders)
         if folders:
@@ -401,8 +428,16 @@ class Omnidex:
         return self.catalog.skipped()
 
     def file_counts(self) -> dict[str, int]:
-        """Catalogued files per status, and `partial`: those indexed only in part."""
+        """Catalogued files per status (indexed, words, indexing, failed), and `partial`: those indexed only in
+        part."""
         return {**self.catalog.counts(), "partial": self.catalog.partial_count()}
+
+    def searchable(self) -> dict[str, int]:
+        """Files search finds: `by_words` (read: BM25 finds them) and, of those, `fully` (their meaning embedded
+        too: dense similarity finds them); `words_only` is the difference, the meaning still to follow."""
+        counts = self.catalog.counts()
+        words, fully = counts.get(WORDS, 0), counts.get(INDEXED, 0)
+        return {"by_words": words + fully, "fully": fully, "words_only": words}
 
     def catalog_damage(self, error: Exception) -> CatalogDamaged:
         """What to say about damage the catalog's database reports past opening (a malformed page, a bad WAL
@@ -431,6 +466,7 @@ class Omnidex:
             "text_model": self.settings.text_model,
             "models": self.library.recorded_models() or {},
             "files": self.catalog.counts(),
+            "searchable": self.searchable(),
             "partial": self.catalog.partial_count(),
             "skipped": self.catalog.skipped_count(),
             "points": store.count(),
@@ -457,7 +493,7 @@ class Omnidex:
 
     def search(self, query: str, filters: SearchFilters = SearchFilters(), limit: int | None = None,
                mode: SearchMode | None = None, group: bool = True, cutoff: bool = True,
-               diversity: float | None = None) -> list[SearchHit]:
+               diversity: float | None = None) -> SearchResults:
         """Text search; inline filters in the query (type:, after:, in:, tag:, lang:) add to `filters`.
         The mode defaults to settings.search_mode. Raises InvalidRequest for a limit or diversity out of range."""
         from retrieval.query import parse_query
@@ -471,29 +507,32 @@ class Omnidex:
                                 diversity=self.settings.diversity if diversity is None else diversity)
         return self._searched(request)
 
-    def _searched(self, request: SearchRequest, query: QueryVectors | None = None) -> list[SearchHit]:
+    def _searched(self, request: SearchRequest, query: QueryVectors | None = None) -> SearchResults:
         """One search over the parts in place now: a reindex in another session swaps them only between
-        searches, and an engine that cannot read its files says so as damage."""
+        searches, and an engine that cannot read its files says so as damage. The results say how many files
+        were searchable by their words only as it ran (an indexing run in this process embeds their meaning)."""
         from store.local import damaged_message, engine_failure
 
         with self._searches.searching(), self._lock:
             searcher = self._current().searcher
             try:
-                return searcher.search(request, query) if query is not None else searcher.search(request)
+                words_only = self.catalog.counts().get(WORDS, 0)
+                hits = searcher.search(request, query) if query is not None else searcher.search(request)
+                return SearchResults(hits, words_only)
             except Exception as e:
                 if engine_failure(e):  # a vector or segment file the engine cannot read
                     raise StoreDamaged(damaged_message(self.settings.store_path, e)) from None
                 raise
 
     def find_similar(self, point_id: str, filters: SearchFilters = SearchFilters(), limit: int | None = None
-                     ) -> list[SearchHit]:
+                     ) -> SearchResults:
         """Segments like an indexed one ("find similar"), by its own vectors; the segment itself is left out."""
         from retrieval.search import QueryVectors, SearchRequest
 
         check_range("limit", limit, 1, MAX_LIMIT)
         found = self.store.retrieve([point_id], with_vectors=True)
-        if not found or not found[0].vectors:
-            return []
+        if not found or not (found[0].vectors or {}).get("text"):  # a segment whose meaning follows: none yet
+            return SearchResults()
         vectors = found[0].vectors
         query = QueryVectors(dense=np.asarray(vectors["text"], dtype=np.float32),
                              clip=np.asarray(vectors["clip"], dtype=np.float32) if "clip" in vectors else None)
@@ -502,7 +541,7 @@ class Omnidex:
         return self._searched(request, query)
 
     def search_by_image(self, image: Image.Image, text: str = "", text_weight: float = 0.5,
-                        filters: SearchFilters = SearchFilters(), limit: int | None = None) -> list[SearchHit]:
+                        filters: SearchFilters = SearchFilters(), limit: int | None = None) -> SearchResults:
         """An example picture as the query, optionally steered by words ("but in red"): a weighted sum of vectors."""
         from ingest.thumbnails import as_rgb
         from retrieval.query import parse_query

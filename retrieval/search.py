@@ -238,7 +238,8 @@ class Searcher:
 
     def _dense_vectors(self, hits: list[SearchHit]) -> dict[str, np.ndarray]:
         points = self.store.retrieve([h.id for h in hits[:DIVERSIFY_POOL]], with_vectors=True)
-        return {p.id: np.asarray(p.vectors["text"], dtype=np.float32) for p in points if p.vectors}
+        # A segment found by its words whose meaning is still being embedded has none: diversity leaves it in place.
+        return {p.id: np.asarray(p.vectors["text"], dtype=np.float32) for p in points if "text" in (p.vectors or {})}
 
     def _candidates(self, vectors: QueryVectors, mode: SearchMode, flt: Filter | None, depth: int
                     ) -> tuple[dict[str, list[Ranked]], dict[str, ScoredPoint]]:

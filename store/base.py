@@ -8,7 +8,7 @@ test suite.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -135,6 +135,11 @@ class Store(Protocol):
     def upsert(self, points: Sequence[PointRecord]) -> None:
         """Insert or overwrite by id; waits until the points are searchable."""
 
+    def update_vectors(self, vectors: Mapping[str, Mapping[str, VectorValue]]) -> None:
+        """Set these named vectors (point id -> name -> vector) on points that exist, keeping their other vectors
+        and their payload: a text's meaning added to a point first written searchable by its words alone. An id
+        that is not stored is an error (both engines refuse it); waits until the vectors are searchable."""
+
     def delete_ids(self, ids: Sequence[str]) -> None: ...
 
     def delete(self, flt: Filter) -> None: ...
@@ -150,8 +155,9 @@ class Store(Protocol):
         flt: Filter | None = None,
         with_vectors: bool | Sequence[str] = False,
     ) -> list[ScoredPoint]:
-        """Nearest points by one named vector, best first; `with_vectors` True for all of each point's vectors,
-        or the names of those wanted (a picture keeps thousands of floats a text search never reads)."""
+        """Nearest points by one named vector, best first, among the points that have it (a point written without
+        it is not a candidate); `with_vectors` True for all of each point's vectors, or the names of those wanted
+        (a picture keeps thousands of floats a text search never reads)."""
 
     def query_fused(
         self,

@@ -10,7 +10,7 @@ searches while another thread writes.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ import qdrant_edge as qe
 
 from core.errors import StoreDamaged
 from store.adapter import QdrantStore
-from store.base import Filter, Fusion, PointRecord, Schema
+from store.base import Filter, Fusion, PointRecord, Schema, VectorValue
 from store.convert import normalize_payload
 from store.local import ProcessLock, damaged_message, engine_failure, lock_path
 from store.translate import QdrantModels, Translator
@@ -117,6 +117,11 @@ class EdgeStore(QdrantStore):
             return
         self.shard.update(qe.UpdateOperation.upsert_points(
             [qe.Point(p.id, self.translator.vectors(p.vectors), normalize_payload(p.payload)) for p in points]))
+
+    def update_vectors(self, vectors: Mapping[str, Mapping[str, VectorValue]]) -> None:
+        if vectors:
+            self.shard.update(qe.UpdateOperation.update_vectors(
+                [qe.PointVectors(point_id, self.translator.vectors(named)) for point_id, named in vectors.items()]))
 
     def delete_ids(self, ids: Sequence[str]) -> None:
         if ids:

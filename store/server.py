@@ -7,14 +7,14 @@ several Omnidex instances or reuse an existing cluster.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from qdrant_client import QdrantClient, models
 
 from core.errors import ModelMismatch
 from store.adapter import QdrantStore
-from store.base import Filter, Fusion, PointRecord, Schema
+from store.base import Filter, Fusion, PointRecord, Schema, VectorValue
 from store.convert import normalize_payload
 from store.translate import QdrantModels, Translator
 
@@ -114,6 +114,16 @@ class ServerStore(QdrantStore):
                 self.collection,
                 points=[models.PointStruct(id=p.id, vector=self.translator.vectors(p.vectors),
                                            payload=normalize_payload(p.payload)) for p in batch],
+                wait=True,
+            )
+
+    def update_vectors(self, vectors: Mapping[str, Mapping[str, VectorValue]]) -> None:
+        items = list(vectors.items())
+        for start in range(0, len(items), UPSERT_BATCH):
+            self.client.update_vectors(
+                self.collection,
+                points=[models.PointVectors(id=point_id, vector=self.translator.vectors(named))
+                        for point_id, named in items[start : start + UPSERT_BATCH]],
                 wait=True,
             )
 

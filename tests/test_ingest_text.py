@@ -208,7 +208,7 @@ def test_a_catalog_from_before_the_skipped_list_opens_and_migrates(tmp_path: Pat
     old.close()
     catalog = Catalog(path)
     try:
-        assert catalog._rows("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 2
+        assert catalog._rows("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 3
         assert [f.path for f in catalog.files()] == ["/docs/a.pdf"]
         assert catalog.skipped() == [] and catalog.skipped_count() == 0
         catalog.replace_skipped(["/docs"], [("/docs/x.xyz", "unsupported"), ("/docs/sub/y", "no extension")])

@@ -600,6 +600,34 @@ def test_delete_by_ids(pair: dict[str, Store]) -> None:
     assert survivors["edge"] == survivors["server"]
 
 
+def test_points_without_a_dense_vector_are_found_by_words_until_update_vectors_adds_it(
+        pair: dict[str, Store]) -> None:
+    """Ingestion's first phase writes a point with its words (BM25) alone; dense search must not see it, and
+    its meaning, added later in place, must leave its payload and its other vectors as they were."""
+    chosen = [CORPUS.ids[i] for i in RARE_DOCS]
+    words_only = [PointRecord(r.id, {"bm25": r.vectors["bm25"]}, dict(r.payload, phase=1))
+                  for r in CORPUS.records if r.id in chosen]
+    rare = SparseVector([RARE_TERM], [1.0])
+    views = {}
+    for name, s in pair.items():
+        s.upsert(words_only)
+        assert s.count() == N_POINTS
+        assert set(_ids(s.search("bm25", rare, limit=10))) == set(chosen)
+        assert not set(chosen) & set(_ids(s.search("text", CORPUS.text[RARE_DOCS[0]].tolist(), limit=N_POINTS)))
+        assert not set(chosen) & set(_ids(s.search("clip", CORPUS.clip[RARE_DOCS[0]].tolist(), limit=N_POINTS)))
+        s.update_vectors({pid: {"text": CORPUS.text[CORPUS.index(pid)].tolist()} for pid in chosen})
+        s.update_vectors({})
+        hits = s.search("text", CORPUS.text[RARE_DOCS[0]].tolist(), limit=1, with_vectors=True)
+        assert _ids(hits) == [CORPUS.ids[RARE_DOCS[0]]]
+        assert hits[0].payload["phase"] == 1 and hits[0].payload["title"] == f"segment {RARE_DOCS[0]}"
+        assert set(hits[0].vectors) == {"text", "bm25"}  # the words stay; clip was never written again
+        assert set(_ids(s.search("bm25", rare, limit=10))) == set(chosen)
+        with pytest.raises(Exception):  # noqa: B017 - each engine words it its own way
+            s.update_vectors({str(uuid.uuid4()): {"text": CORPUS.text[0].tolist()}})
+        views[name] = [(h.id, round(h.score, 4)) for h in s.search("text", CORPUS.text[17].tolist(), limit=20)]
+    assert views["edge"] == views["server"]
+
+
 def test_set_payload_by_filter_overwrites_only_those_keys(pair: dict[str, Store]) -> None:
     chosen = Filter(must=(MatchValue("doc_id", "doc4"),))
     moved_to = datetime(2025, 1, 1, 5, 30, tzinfo=IST)  # == 2025-01-01T00:00Z

@@ -334,11 +334,34 @@ def test_other_places_skip_the_hits_own_and_order_slides_and_moments() -> None:
 # --- library page ----------------------------------------------------------------------
 
 
+def test_files_read_but_not_yet_embedded_are_found_by_their_words_and_both_pages_say_so(
+        library: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run stopped after reading a file and before embedding its meaning (the first phase alone)."""
+    from ingest.report import Progress
+
+    data = tmp_path / "data"
+    tide = write_pdf(tmp_path / "docs" / "tide.pdf", ["Tide tables for the northern harbour, spring and neap."])
+    app = Omnidex(Settings(data_dir=data))
+    app.indexer._read_file(tide, Progress())
+    app.close()
+    monkeypatch.setenv("OMNIDEX_DATA_DIR", str(data))
+    at = search("tide tables northern harbour")
+    assert titles(at)[0].startswith("**tide.pdf**")
+    (notice,) = [plain(i.value) for i in at.info]
+    assert notice == "1 file is searchable by its words only; its meaning follows: these results may be partial."
+    at = opened("ui/library_page.py")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Searchable by words"] == "1" and metrics["Searchable fully"] == "0"
+    assert any("1 file is searchable by its words only" in plain(c.value) for c in at.caption)
+
+
 def test_library_counts_and_failed_files(library: Path) -> None:
     at = opened("ui/library_page.py")
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Files indexed"] == "15" and metrics["Failed"] == "1" and metrics["pdf files"] == "13"
+    assert metrics["Searchable fully"] == metrics["Searchable by words"] == "15"
+    assert metrics["Failed"] == "1" and metrics["pdf files"] == "13"
+    assert not [c for c in at.caption if "words only" in c.value]
     (failures,) = [d.value for d in at.dataframe if "reason" in d.value.columns]
     assert list(failures["file"]) == ["broken.pdf"] and failures["reason"][0]
 

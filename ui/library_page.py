@@ -10,7 +10,19 @@ from pathlib import Path
 import streamlit as st
 
 from core.errors import IndexBusy, Refused
-from omnidex import EXTENSIONS, FAILED, INDEXED, FileOutcome, IngestReport, Omnidex, Progress, Settings, over_size_limit
+from omnidex import (
+    EXTENSIONS,
+    FAILED,
+    INDEXED,
+    WORDS,
+    FileOutcome,
+    IngestReport,
+    Omnidex,
+    Progress,
+    Settings,
+    over_size_limit,
+    words_only_notice,
+)
 from ui.components import BADGES, get_app, index_changed
 from ui.safety import escape_markdown, folder_bytes, literal, printable, upload_name
 
@@ -123,14 +135,21 @@ def upload_files(app: Omnidex) -> bool:
 def show_counts(app: Omnidex) -> None:
     records = app.files()
     indexed = [r for r in records if r.status == INDEXED]
-    per_type = Counter(r.file_type for r in indexed)
+    searchable = app.searchable()
+    per_type = Counter(r.file_type for r in records if r.status in (INDEXED, WORDS))
     per_modality = app.counts("modality")
     columns = st.columns(7)
-    columns[0].metric("Files indexed", len(indexed))
-    columns[1].metric("Failed", sum(1 for r in records if r.status == FAILED))
-    columns[2].metric("Indexed in part", sum(1 for r in indexed if r.partial))
-    for column, (file_type, count) in zip(columns[3:], per_type.most_common(4)):
+    columns[0].metric("Searchable by words", searchable["by_words"],
+                      help="Files read: search finds them by the words they hold.")
+    columns[1].metric("Searchable fully", searchable["fully"],
+                      help="Files whose meaning is embedded too: search also finds them by what they are about.")
+    columns[2].metric("Failed", sum(1 for r in records if r.status == FAILED))
+    columns[3].metric("Indexed in part", sum(1 for r in indexed if r.partial))
+    for column, (file_type, count) in zip(columns[4:], per_type.most_common(3)):
         column.metric(f"{file_type} files", count)
+    if searchable["words_only"]:
+        st.caption(escape_markdown(f"{words_only_notice(searchable['words_only'])} as indexing goes on (or in the "
+                                   "next run, when one was stopped)."))
     if per_modality:
         st.caption("Segments: " + " · ".join(f"{BADGES.get(m, (m,))[0]} {n}" for m, n in sorted(per_modality.items())))
 

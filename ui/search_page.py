@@ -19,7 +19,7 @@ from omnidex import (
     FileType,
     Omnidex,
     SearchFilters,
-    SearchHit,
+    SearchResults,
     Settings,
     label,
     over_size_limit,
@@ -114,8 +114,8 @@ def _title_of_kept(point_id: str) -> str:
     return "the result you chose"
 
 
-def _cached_search(app: Omnidex, key: tuple, run: Callable[[], list[SearchHit]]
-                   ) -> tuple[list[SearchHit], float, bool]:
+def _cached_search(app: Omnidex, key: tuple, run: Callable[[], SearchResults]
+                   ) -> tuple[SearchResults, float, bool]:
     """Hits for a search, kept in the session so paging, previews and reruns do not search again (until an
     indexing run changes the index)."""
     key = (*key, app.generation)
@@ -131,7 +131,7 @@ def _cached_search(app: Omnidex, key: tuple, run: Callable[[], list[SearchHit]]
 
 def _empty_state(app: Omnidex) -> None:
     status = app.status()
-    files = status["files"].get("indexed", 0)
+    files = status["searchable"]["by_words"]
     if not files:
         st.info("Nothing is indexed yet. Add a folder or upload files on the Library page.")
         st.page_link("ui/library_page.py", label="Go to the Library", icon=":material/library_books:")
@@ -196,6 +196,8 @@ def main() -> None:
     results, preview = st.columns([3, 2])
     with results:
         st.caption(f"{heading + ': ' if heading else ''}{len(hits)} results in {elapsed:.2f} s")
+        if hits.notice:  # files read whose meaning is still being embedded
+            st.info(escape_markdown(f"{hits.notice}."), icon=":material/hourglass_top:")
         page_number = st.session_state.get("results_page", 1)
         shown = hits[(page_number - 1) * page_size: page_number * page_size]
         for hit in shown:
