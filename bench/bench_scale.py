@@ -265,14 +265,17 @@ def say(step: StepResult) -> None:
 
 
 def estimate(steps: list[StepResult], target: int) -> str:
-    """Time to grow the library to `target`, at the last measured step's cost per file (an estimate)."""
+    """Time to grow the library to `target` at the median cost per file of the steps measured (an estimate:
+    one step on a busy machine can take twice its CPU time in wall time)."""
     last = steps[-1]
     more = target - last.files
-    seconds = more * last.wall_per_file_s
+    wall = statistics.median(s.wall_per_file_s for s in steps)
+    cpu = statistics.median(s.cpu_per_file_s for s in steps)
+    seconds = more * wall
     took = f"{seconds / 3600:.1f} h" if seconds >= 7200 else f"{seconds / 60:.0f} min"
-    return (f"estimate, not measured: {more} more files to reach {target} at the last step's "
-            f"{last.wall_per_file_s:.2f} s/file wall ({last.cpu_per_file_s:.2f} s/file CPU) = about {took} "
-            f"of indexing on this machine, if the cost per file stays as measured")
+    return (f"estimate, not measured: {more} more files to reach {target} at the measured steps' median "
+            f"{wall:.2f} s/file wall ({cpu:.2f} s/file CPU) = about {took} of indexing on this machine, "
+            f"if the cost per file stays as measured")
 
 
 def plot(steps: list[StepResult], path: Path, title: str) -> None:
@@ -303,11 +306,13 @@ def plot(steps: list[StepResult], path: Path, title: str) -> None:
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    ax = axes[1, 1]
-    ax.plot(files, [s.first_searchable_s or float("nan") for s in steps], marker="o", label="first file")
-    ax.plot(files, [s.all_searchable_s or float("nan") for s in steps], marker="o", label="all of the step's files")
+    ax = axes[1, 1]  # the steps add different numbers of files: their "all searchable" is told as its lag
+    ax.plot(files, [_nan(s.first_searchable_s) for s in steps], marker="o", label="first file, after the start")
+    ax.plot(files, [_nan(s.all_searchable_s) - s.last_file_done_s for s in steps], marker="o",
+            label="all files, after the last one was indexed")
     ax.set_xlabel("files in the library")
-    ax.set_ylabel("searchable after (s from the step's start)")
+    ax.set_ylabel("searchable after (s)")
+    ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax = axes[1, 2]
@@ -340,7 +345,15 @@ def main() -> None:
     parser.add_argument("--plot", type=Path, default=Path("bench/out/bench_scale.png"))
     parser.add_argument("--json", type=Path, default=Path("bench/out/bench_scale.json"))
     parser.add_argument("--text-model", default=None, help="override the configured text model")
+    parser.add_argument("--replot", type=Path, default=None, help="only draw --plot again from a --json of a run")
     args = parser.parse_args()
+    if args.replot is not None:
+        saved = json.loads(args.replot.read_text())
+        steps = [StepResult(**{**s, "searchable_curve": [tuple(p) for p in s["searchable_curve"]]})
+                 for s in saved["steps"]]
+        plot(steps, args.plot, plot_title(saved["mix"], saved["cpu"]))
+        print(f"plot: {args.plot}")
+        return
     try:
         sizes = [int(s) for s in args.files.split(",") if s.strip()]
         mix = parse_mix(args.mix)
@@ -394,6 +407,10 @@ def main() -> None:
 
 def plot_title(mix: dict[str, float], cpu: str) -> str:
     return f"Omnidex as the library grows ({', '.join(f'{k} {v:.0%}' for k, v in mix.items())}); {cpu}"
+
+
+def _nan(value: float | None) -> float:
+    return float("nan") if value is None else value
 
 
 def _num(value: float | None) -> str:
