@@ -21,13 +21,22 @@ excluded. Inputs are made before the clock starts:
 Text, OCR and images report the median of --runs runs (default 3); audio and
 video, which take tens of seconds each, of --media-runs (default 1). Each
 line says which.
+
+Pictures and audio also print their index CPU (user + system time of the whole
+process, every thread) per picture and per minute against the floor of the
+models they need, run alone on the same inputs already decoded into memory:
+for pictures, the image tagger's classes and features
+(ImageTagger.predict_with_features); for audio, YAMNet over the whole recording
+and faster-whisper over just the speech stretches YAMNet heard (the ones ingest
+gives Whisper). The ratio is what ingest costs beyond the models: decoding,
+thumbnails, ConSE and the projection, text embedding and BM25, the store.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import re
+import os
 import statistics
 import sys
 import tempfile
@@ -39,20 +48,21 @@ from pathlib import Path
 
 import numpy as np
 import pymupdf
-from PIL import Image, ImageEnhance
+from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere in the checkout
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from measure import cpu_features, cpu_name, cpu_seconds, warm_models  # noqa: E402
+from synthetic_library import make_photos, scanned_page, spoken  # noqa: E402
 
 from core.config import Settings  # noqa: E402
 from encoders.hub import ModelHub  # noqa: E402
-from ingest.media import media_duration  # noqa: E402
-from ingest.ocr import ocr_pixmap_text  # noqa: E402
+from ingest.audio import cut_out, speech_classes, speech_stretches  # noqa: E402
+from ingest.media import SAMPLE_RATE, audio_blocks, media_duration  # noqa: E402
 from omnidex.service import Omnidex  # noqa: E402
 from sample_corpus import real_text_paragraphs, synthetic_pdfs  # noqa: E402
-from tests.media_fixtures import read_wav, speak, speak_passage, speech_video, write_wav  # noqa: E402
-
-PHOTO_NAMES = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "hubble_deep_field",
-               "colorwheel", "camera", "coins", "moon", "clock", "retina", "brick", "grass", "gravel")
+from sample_corpus.media import read_wav, speech_video, write_wav  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -86,70 +96,16 @@ def make_scans(folder: Path, pages: int = 10) -> float:
     paragraphs = real_text_paragraphs(min_words=40)
     with pymupdf.open() as doc:
         for n in range(pages):
-            with pymupdf.open() as source:
-                typed = source.new_page()
-                text = "\n\n".join(paragraphs[3 * n : 3 * n + 3])
-                typed.insert_textbox(pymupdf.Rect(60, 60, 535, 780), text, fontsize=11, fontname="tiro")
-                pixmap = typed.get_pixmap(dpi=200, colorspace=pymupdf.csGRAY)
-            page = doc.new_page()
-            page.insert_image(page.rect, pixmap=pixmap)
+            scanned_page(doc, "\n\n".join(paragraphs[3 * n : 3 * n + 3]), jpeg_quality=None)
         doc.save(folder / "scans.pdf")
     with pymupdf.open(folder / "scans.pdf") as check:
         assert all(not p.get_text().strip() for p in check), "the scans must have no text layer"
     return pages
 
 
-def make_photos(folder: Path, count: int = 30, seed: int = 0) -> float:
-    """Variants of scikit-image's sample photos: flips, crops, rotations, colour and size changes."""
-    import skimage.data as skdata
-
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    sources = [Image.fromarray(getattr(skdata, name)()).convert("RGB") for name in PHOTO_NAMES]
-    for n in range(count):
-        image = sources[n % len(sources)]
-        if rng.random() < 0.5:
-            image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-        w, h = image.size
-        left, top = rng.integers(0, w // 8 + 1), rng.integers(0, h // 8 + 1)
-        image = image.crop((left, top, w - rng.integers(0, w // 8 + 1), h - rng.integers(0, h // 8 + 1)))
-        image = image.rotate(float(rng.uniform(-8, 8)), resample=Image.Resampling.BILINEAR, expand=False)
-        image = ImageEnhance.Color(image).enhance(float(rng.uniform(0.6, 1.4)))
-        image = ImageEnhance.Brightness(image).enhance(float(rng.uniform(0.8, 1.2)))
-        side = int(rng.integers(400, 1001))
-        scale = side / max(image.size)
-        image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
-                             Image.Resampling.LANCZOS)
-        if n % 2 == 0:
-            image.save(folder / f"photo_{n:03d}.jpg", quality=90)
-        else:
-            image.save(folder / f"photo_{n:03d}.png")
-    return count
-
-
-def _sentences(count: int) -> list[str]:
-    """Plain prose sentences of 8-25 words, from Python's own documentation (offline, deterministic)."""
-    out: list[str] = []
-    for paragraph in real_text_paragraphs(min_words=30):
-        for sentence in re.split(r"(?<=[.!?])\s+", paragraph):
-            words = sentence.split()
-            if 8 <= len(words) <= 25 and re.fullmatch(r"[A-Za-z0-9 ,.;:'()-]+", sentence):
-                out.append(sentence)
-                if len(out) == count:
-                    return out
-    return out
-
-
 def _speech(path: Path, seconds: float) -> float:
     """About `seconds` of espeak-ng speech with short pauses; returns its real duration."""
-    sentences = _sentences(200)
-    chosen, estimate = [], 0.0
-    for sentence in sentences:  # espeak-ng speaks about 2.7 words a second
-        if estimate >= seconds:
-            break
-        chosen.append(sentence)
-        estimate += len(sentence.split()) / 2.7 + 0.5
-    speak_passage(chosen, path, pause_s=0.5)
+    spoken(path, seconds)
     return float(media_duration(path) or 0.0)
 
 
@@ -177,43 +133,66 @@ def _fit(path: Path, seconds: float) -> None:
 # ------------------------------------------------------------------ measuring
 
 
-def warm_up(hub: ModelHub) -> float:
-    """Load and run every model once (and Tesseract), so no timing below includes a load."""
-    start = time.perf_counter()
-    hub.text.encode_document(["warm up the text encoder"])
-    picture = Image.fromarray(np.random.default_rng(0).integers(0, 255, (260, 260, 3), dtype=np.uint8))
-    hub.embed_pictures([picture])
-    with tempfile.TemporaryDirectory() as tmp:  # real speech, so Whisper decodes rather than VAD skipping it
-        audio, _ = read_wav(speak("Warming up the speech recogniser before the clock starts.", Path(tmp) / "w.wav"))
-    heard = hub.sound_tagger.listen([audio])
-    hub.embed_sounds(heard.probs.mean(axis=0)[None], heard.features.mean(axis=0)[None])
-    hub.transcriber.transcribe(audio)
-    page = pymupdf.open().new_page(width=300, height=100)
-    page.insert_text((10, 50), "warm up tesseract", fontsize=20)
-    ocr_pixmap_text(page.get_pixmap(dpi=150))
-    return time.perf_counter() - start
-
-
-def ingest_once(hub: ModelHub, inputs: Path, scratch: Path) -> float:
-    """Seconds to ingest the folder into a fresh index that shares the warm models."""
+def ingest_once(hub: ModelHub, inputs: Path, scratch: Path) -> tuple[float, float]:
+    """Wall and CPU seconds to ingest the folder into a fresh index that shares the warm models."""
     app = Omnidex(hub.settings.model_copy(update={"data_dir": scratch}))
     app.models = hub  # the warm hub instead of a new one (cached_property: an instance attribute wins)
     app.store  # noqa: B018  opening the store is not ingestion
     app.indexer  # noqa: B018
-    start = time.perf_counter()
+    cpu, start = cpu_seconds(), time.perf_counter()
     report = app.ingest([inputs])
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, cpu_seconds() - cpu
     app.close()
     if report.failures:
         raise RuntimeError(f"ingestion failed: {[(f.path.name, f.error) for f in report.failures]}")
-    return elapsed
+    return elapsed, cpu
+
+
+# ------------------------------------------------------------------ the models' floor
+
+
+def picture_floor(hub: ModelHub, inputs: Path) -> tuple[float, str]:
+    """CPU of the image tagger's classes and features alone, on the same pictures decoded beforehand."""
+    pictures = []
+    for path in sorted(inputs.iterdir()):
+        with Image.open(path) as image:
+            pictures.append(image.convert("RGB"))
+    cpu = cpu_seconds()
+    hub.image_tagger.predict_with_features(pictures)
+    return cpu_seconds() - cpu, f"image tagger ({hub.settings.image_model}) with features on {len(pictures)} pictures"
+
+
+def audio_floor(hub: ModelHub, inputs: Path) -> tuple[float, str]:
+    """CPU of YAMNet over each whole recording plus faster-whisper over only its speech stretches, the
+    samples decoded beforehand."""
+    cpu_total, heard_s, spoken_s = 0.0, 0.0, 0.0
+    speech = speech_classes(hub.sound_tagger.labels)
+    for path in sorted(inputs.iterdir()):
+        samples = np.concatenate(list(audio_blocks(path, SAMPLE_RATE)))
+        cpu = cpu_seconds()
+        heard = hub.sound_tagger.listen([samples])
+        stretches = speech_stretches(heard, speech)
+        hub.transcriber.transcribe_pieces(cut_out([samples], stretches))
+        cpu_total += cpu_seconds() - cpu
+        heard_s += len(samples) / SAMPLE_RATE
+        spoken_s += sum(b - a for a, b in stretches)
+    return cpu_total, (f"YAMNet over {heard_s:.0f} s + Whisper ({hub.settings.speech_model}) over "
+                       f"{spoken_s:.0f} s of speech stretches")
+
+
+# How each floor is counted: per picture, per minute of audio.
+FLOORS: dict[str, tuple[Callable[[ModelHub, Path], tuple[float, str]], str, float]] = {
+    "image": (picture_floor, "picture", 1.0),
+    "audio": (audio_floor, "minute of audio", 60.0),
+}
 
 
 def measure(name: str, hub: ModelHub, root: Path, make: Callable[[Path], float], runs: int) -> None:
     target = TARGETS[name]
     inputs = root / name / "inputs"
     amount = make(inputs)
-    times = [ingest_once(hub, inputs, root / name / f"index{n}") for n in range(runs)]
+    measured = [ingest_once(hub, inputs, root / name / f"index{n}") for n in range(runs)]
+    times = [wall for wall, _ in measured]
     seconds = statistics.median(times)
     value = amount / seconds
     how = f"median of {runs} runs" if runs > 1 else "1 run"
@@ -222,6 +201,13 @@ def measure(name: str, hub: ModelHub, root: Path, make: Callable[[Path], float],
     verdict = "ok" if value >= target.minimum else "BELOW TARGET"
     print(f"{target.name:<20} {value:7.1f} {target.unit:<12} target >= {target.minimum:g}  {verdict:<12} "
           f"({what} in {seconds:.1f} s, {how}; runs: {', '.join(f'{t:.1f}' for t in times)} s)", flush=True)
+    if name in FLOORS:
+        floor_of, unit, per = FLOORS[name]
+        ingest_cpu = statistics.median(cpu for _, cpu in measured) / (amount / per)
+        floors = [floor_of(hub, inputs) for _ in range(runs)]
+        floor_cpu = statistics.median(cpu for cpu, _ in floors) / (amount / per)
+        print(f"{'':<20} CPU per {unit}: ingest {ingest_cpu:.3f} s, floor {floor_cpu:.3f} s "
+              f"({floors[0][1]}; {how}): ingest = {ingest_cpu / floor_cpu:.2f}x the floor", flush=True)
 
 
 def main() -> None:
@@ -240,8 +226,9 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     settings = Settings(**({"text_model": args.text_model} if args.text_model else {}))
     hub = ModelHub(settings)
+    print(f"CPU: {cpu_name()} ({cpu_features()}), {os.cpu_count()} cores", flush=True)
     print(f"text model {settings.text_model}, image {settings.image_model}, speech {settings.speech_model}, "
-          f"sound {settings.sound_model}; models loaded and warmed in {warm_up(hub):.1f} s (not counted)",
+          f"sound {settings.sound_model}; models loaded and warmed in {warm_models(hub):.1f} s (not counted)",
           flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

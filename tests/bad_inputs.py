@@ -22,7 +22,7 @@ from PIL import Image
 
 from ingest.files import EXTENSIONS
 from tests.conftest import write_pdf
-from tests.media_fixtures import SAMPLE_RATE, silent_video, speak, write_wav
+from sample_corpus.media import SAMPLE_RATE, silent_video, speak, write_wav
 
 # The limits the corpus is made for: small enough that over-limit files are cheap to make.
 LIMITS = {"max_file_mb": 8, "max_pages": 5_000, "max_duration_s": 60.0, "max_attachment_mb": 1, "max_mail_depth": 20}

@@ -25,7 +25,7 @@ from omnidex import adapt as adapting
 from omnidex.service import Omnidex
 from store.base import pages
 from tests.conftest import make_settings
-from tests.media_fixtures import speech_track, speech_video
+from sample_corpus.media import speech_track, speech_video
 
 SHAPES = ("circle", "square", "triangle", "star")
 COLOURS = {"red": (220, 30, 30), "blue": (30, 60, 220), "green": (30, 170, 60), "yellow": (240, 210, 20)}

@@ -32,7 +32,7 @@ from ingest.errors import ExtractionError
 from ingest.extraction import ExtractContext
 from ingest.media import decode_audio, media_duration, probe_audio
 from tests.conftest import make_settings
-from tests.media_fixtures import _run, beeps, convert, silence, silent_video, speak, speak_passage, speech_video
+from sample_corpus.media import _run, beeps, convert, silence, silent_video, speak, speak_passage, speech_video
 
 SENTENCES = [
     "Welcome to the weekly engineering meeting of the platform team.",

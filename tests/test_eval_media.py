@@ -12,7 +12,7 @@ from PIL import Image
 from omnidex.cli import main
 from omnidex.evaluation import evaluate, ingestion_fingerprint, is_media_set, load_beir
 from tests.conftest import make_settings, write_pdf
-from tests.media_fixtures import speak
+from sample_corpus.media import speak
 
 skdata = pytest.importorskip("skimage.data")
 

@@ -23,7 +23,7 @@ from omnidex.service import Omnidex
 from retrieval.filters import SearchFilters
 from retrieval.search import SearchHit
 from tests.conftest import make_settings
-from tests.media_fixtures import beeps, encode_audio, speak_passage, speech_track, speech_video
+from sample_corpus.media import beeps, encode_audio, speak_passage, speech_track, speech_video
 
 skdata = pytest.importorskip("skimage.data")
 pptx = pytest.importorskip("pptx")

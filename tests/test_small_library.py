@@ -13,7 +13,7 @@ import pytest
 
 from omnidex.service import Omnidex
 from tests.conftest import make_settings, write_pdf
-from tests.media_fixtures import speak
+from sample_corpus.media import speak
 
 skdata = pytest.importorskip("skimage.data")
 

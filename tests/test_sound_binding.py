@@ -17,7 +17,7 @@ from encoders.hub import ModelHub
 from encoders.sound_events import CLASS_MAP, EMBEDDING_DIM, SoundTagger
 from ingest.audio import SILENCE_DBFS
 from tests.conftest import load_bench_script, make_settings
-from tests.media_fixtures import SAMPLE_RATE, beeps, read_wav, speak, write_wav
+from sample_corpus.media import SAMPLE_RATE, beeps, read_wav, speak, write_wav
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from omnidex.service import Omnidex
 from retrieval.present import place
 from retrieval.search import SearchHit
 from tests.conftest import write_pdf
-from tests.media_fixtures import speak_passage
+from sample_corpus.media import speak_passage
 from ui.components import other_places
 from ui.previews import transcript_around
 from ui.safety import (

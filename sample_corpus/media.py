@@ -1,7 +1,8 @@
-"""Real media for tests, made on the spot: espeak-ng speaks, sox makes tones and converts formats.
+"""Real media made on the spot for tests and benchmarks: espeak-ng speaks, sox makes tones and converts formats.
 
-Plain functions with no side effects at import, so any test module can build
-the files it needs in its own temporary folder.
+Plain functions with no side effects at import, so a test or a benchmark can
+build the files it needs in its own temporary folder (benchmarks never import
+the tests, so this lives beside the sample PDFs rather than under tests/).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ SAMPLE_RATE = 16000
 
 def _run(tool: str, *args: str) -> None:
     if shutil.which(tool) is None:
-        raise FileNotFoundError(f"{tool} is needed to make test media: apt-get install {tool}")
+        raise FileNotFoundError(f"{tool} is needed to make media: apt-get install {tool}")
     subprocess.run([tool, *args], check=True, capture_output=True)
 
 
