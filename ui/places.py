@@ -161,17 +161,20 @@ def _seamless(texts: list[str], hit: int) -> list[Piece]:
 
 
 def overlap(a: str, b: str, most: int = 4_000) -> int:
-    """How many characters at the end of `a` begin `b` (the longest such run, starting at a word in `a`); 0 for
-    none, or for a run under OVERLAP_PROBE characters that `b` is longer than."""
+    """How many characters at the end of `a` begin `b`, starting at a word in `a`; 0 for none, for a run under
+    OVERLAP_PROBE characters, or for all of `a` or `b` (the chunker's overlap is shorter than a chunk: two chunks
+    alike are text that repeats). The shortest such run: in text that repeats itself a longer one may be chance,
+    and a repeat said twice loses less than text said never."""
     probe = b[:OVERLAP_PROBE]
     if not probe:
         return 0
-    at = a.find(probe, max(0, len(a) - most))
+    floor = max(0, len(a) - most)
+    at = a.rfind(probe, floor)
     while at != -1:
         shared = len(a) - at
-        if shared <= len(b) and b.startswith(a[at:]) and (at == 0 or not a[at - 1].isalnum()):
+        if at > 0 and shared < len(b) and b.startswith(a[at:]) and not a[at - 1].isalnum():
             return shared
-        at = a.find(probe, at + 1)
+        at = a.rfind(probe, floor, at + len(probe) - 1)
     return 0
 
 
