@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import html
+import os
 import re
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -211,3 +212,22 @@ def test_a_section_is_put_together_in_order_with_each_overlap_cut_once() -> None
     made = table(rows, [rows])
     assert made.columns == ["a", "b", "a (2)", "column 4"] and made.rows[0] == ["1", "", "3", ""]
     assert made.numbers == [2, 3]
+
+
+def test_a_text_file_changed_since_indexing_shows_the_indexed_text(library: Path) -> None:
+    """Touched (same bytes, new time): its lines as before. Edited: its lines may have moved, so the indexed text
+    and a note to re-index, not lines that are no longer the hit's."""
+    guide = library / "guide.md"
+    before = guide.stat()
+    try:
+        os.utime(guide, (before.st_atime, before.st_mtime + 60))
+        at = search("koi pellets water above ten degrees")
+        assert any(m.value.startswith("<div><div><code>") for m in at.markdown)
+        guide.write_text("# New first line\n\n" + GUIDE, encoding="utf-8")
+        at = search("koi pellets water above ten degrees")
+        assert not any(m.value.startswith("<div><div><code>") for m in at.markdown)
+        assert any("has changed since it was indexed" in c.value for c in at.caption)
+        assert any("Koi take pellets" in t.value for t in at.text)
+    finally:
+        guide.write_text(GUIDE, encoding="utf-8")
+        os.utime(guide, (before.st_atime, before.st_mtime))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from omnidex import Modality, SearchHit
+from omnidex import Modality, SearchHit, content_hash
 
 LINES_AROUND = 5  # lines shown before and after a text file's hit
 MAX_LINE_CHARS = 2_000  # of one line; the rest of a longer line is skipped, not held
@@ -59,14 +59,14 @@ class Table:
 
 
 def unchanged(path: Path, hit: SearchHit) -> bool:
-    """The file was not modified since its segments were made (the indexer records its modification time): its
-    line numbers still say where the hit is."""
-    recorded = hit.payload.get("modified")
+    """The file holds the bytes its segments were made from, so its line numbers still say where the hit is: its
+    modification time is the one the indexer recorded, else its content hash is the asset's (a file touched but
+    not changed)."""
     try:
         now = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc).isoformat()
+        return now == hit.payload.get("modified") or content_hash(path) == hit.asset_id
     except OSError:
         return False
-    return recorded is not None and now == recorded
 
 
 def read_lines(path: Path, first: int, last: int, encoding: str | None, max_chars: int,
