@@ -36,6 +36,7 @@ _EXPORTS = {
     "FileOutcome": "ingest.report",
     "shown_path_bytes": "ingest.report",
     "EXTENSIONS": "ingest.files",
+    "content_hash": "ingest.files",  # a file's identity: whether it is still the indexed asset
     "INDEXED": "ingest.catalog",  # a file's status in Omnidex.files()
     "FAILED": "ingest.catalog",
     "WORDS": "ingest.catalog",  # read and searchable by its words; its meaning follows
