@@ -80,8 +80,8 @@ def queryable(heading: str | None, words: int) -> bool:
 
 
 def text_sections(lines: list[str]) -> list[tuple[str, int, int]]:
-    """(heading, first line, last line) of a text rendering's numbered sections, lines 1-based, heading line left
-    out. A heading is a numbered line whose number and title occur at least twice (the table of contents and
+    """(heading, first line, last line) of a text rendering's numbered sections, lines 1-based, from the heading
+    line (a hit that reaches it opens the reader at the section) to the line before the next heading. A heading is a numbered line whose number and title occur at least twice (the table of contents and
     the heading itself, a bulleted entry in a Sphinx rendering's contents); the last unbulleted occurrence is the
     heading, so a numbered list item is no heading."""
     found: dict[tuple[str, str], list[int]] = {}
@@ -98,8 +98,8 @@ def text_sections(lines: list[str]) -> list[tuple[str, int, int]]:
         body = start + 1
         while body < end and re.fullmatch(r"\s*[-=*~^\"#]*\s*", lines[body]):  # blank lines and underlines
             body += 1
-        if body < end:
-            sections.append((heading, body + 1, end))
+        if body < end:  # a heading with text under it
+            sections.append((heading, start + 1, end))
     return sections
 
 
@@ -129,7 +129,7 @@ def markdown_candidates(source: Path, subject: str, original: str) -> list[Candi
 
 def plain_text_candidates(source: Path, subject: str, original: str) -> list[Candidate]:
     lines = _read(source).split("\n")
-    return [Candidate(source, original, subject, heading, _words("\n".join(lines[first - 1 : last])),
+    return [Candidate(source, original, subject, heading, _words("\n".join(lines[first : last])),
                       lines=(first, last), suffix=".txt") for heading, first, last in text_sections(lines)]
 
 
