@@ -10,6 +10,10 @@ issue 13 on each set's main metric (nDCG@10 for text, R@10 for media):
 - the default is at least the better single part minus 0.005;
 - the cutoff costs at most 0.02 of R@10.
 
+A set that judges sections too (qrels/sections.tsv: bench/devsets.py's documents) gets a second table: each
+run's file-level R@1, R@10 and MRR@10 beside the section-level ones (the judged section's rank among the
+ungrouped segments, omnidex/evaluation.py).
+
 On a text set it also scores the reference "whole-document" (one vector per whole document, the
 text encoder's own encoding of it truncated at the model's limit: omnidex/evaluation.py). A set of
 long answers (its judged documents' median at least LONG_ANSWER_WORDS words: bench/faq_to_beir.py's
@@ -117,6 +121,17 @@ def markdown(report: dict[str, dict]) -> str:
         lines.append(f"| {name} | {c['metric']} | {c['best_part']} {c['best_part_value']:.3f} | "
                      f"{c['default_value']:.3f} | {'yes' if c['fusion_ok'] else 'NO'} | {c['cutoff_cost_r10']:+.3f} | "
                      f"{'yes' if c['cutoff_ok'] else 'NO'} |")
+    sectioned = {name: entry for name, entry in report.items()
+                 if any("section recall@1" in m for m in entry["results"].values())}
+    if sectioned:
+        lines += ["", "| set | run | file R@1 | file R@10 | file MRR@10 | section R@1 | section R@10 | section MRR@10 |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|"]
+        for name, entry in sectioned.items():
+            for run, m in entry["results"].items():
+                if "section recall@1" in m:
+                    lines.append(f"| {name} | {run} | {m['recall@1']:.3f} | {m['recall@10']:.3f} | {m['mrr@10']:.3f} | "
+                                 f"{m['section recall@1']:.3f} | {m['section recall@10']:.3f} | "
+                                 f"{m['section mrr@10']:.3f} |")
     long = {name: entry for name, entry in report.items() if entry["checks"].get("long")}
     if long:
         lines += ["", "| long-answer set | dense | whole-document | default | default >= dense? "

@@ -21,6 +21,8 @@ speech) can find a file. Packages are fetched with `apt-get download` and unpack
   `wesnoth-1.16-data`, `pingus-data`); queries are short descriptions written from the names.
 - speech: ~120 Debian FAQ sentences spoken by espeak-ng at 8 kHz like phone prompts; queries are
   4 consecutive words of one recording, a quarter of them mostly stop words ("for trying out the").
+- documents: manuals as HTML, EPUB, plain text and Markdown (bench/documents.py), each query a section's
+  heading with its manual's subject, judged at the file and at the section (qrels/sections.tsv).
 
 Never Tux Paint, GCompris, Asterisk or perl-doc material: those are held back for checking.
 The long-answer text FAQ (Python FAQ) lives in bench/faq_to_beir.py with the other FAQs.
@@ -49,6 +51,7 @@ sys.path.insert(0, str(BENCH_DIR))
 from faq_to_beir import DEFAULT_CACHE, clean_text, debian_faq_sections, fetch_package  # noqa: E402
 
 DEFAULT_OUT = BENCH_DIR / "out" / "devsets"
+SECTIONS_TSV = "sections.tsv"  # must match omnidex/evaluation.py SECTIONS
 SEED = 13
 
 
@@ -68,6 +71,9 @@ class MediaSet:
     files: dict[str, Path] = field(default_factory=dict)  # opaque name -> source file (or made file)
     queries: dict[str, str] = field(default_factory=dict)  # query text -> query id
     qrels: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    # query id -> (file name, section name, (first, last) line or None): where in the file the answer is
+    sections: dict[str, list[tuple[str, str, tuple[int, int] | None]]] = field(
+        default_factory=lambda: defaultdict(list))
 
     def add_file(self, source: Path, original: str, suffix: str | None = None) -> str:
         name = opaque_name(f"{self.name}/{original}", suffix or source.suffix)
@@ -79,6 +85,12 @@ class MediaSet:
         query = " ".join(query.split())
         query_id = self.queries.setdefault(query, f"{self.name}-q{len(self.queries) + 1}")
         self.qrels[query_id].add(file_name)
+
+    def judge_section(self, query: str, file_name: str, section: str, lines: tuple[int, int] | None = None) -> None:
+        """`file_name` answers `query` in `section` (as its segments' payload names it) or, for a file without
+        headings, in `lines`; written to qrels/sections.tsv (omnidex/evaluation.py scores it)."""
+        self.judge(query, file_name)
+        self.sections[self.queries[" ".join(query.split())]].append((file_name, section, lines))
 
     def write(self, dest: Path) -> Path:
         folder = dest / self.name
@@ -93,6 +105,13 @@ class MediaSet:
             out.write("query-id\tcorpus-id\tscore\n")
             for qid in self.queries.values():
                 out.writelines(f"{qid}\t{name}\t1\n" for name in sorted(self.qrels[qid]))
+        if self.sections:
+            with open(folder / "qrels" / SECTIONS_TSV, "w", encoding="utf-8") as out:
+                out.write("query-id\tcorpus-id\tsection\tline-start\tline-end\n")
+                for qid, judged in self.sections.items():
+                    for name, section, lines in judged:
+                        first, last = lines or ("", "")
+                        out.write(f"{qid}\t{name}\t{' '.join(section.split())}\t{first}\t{last}\n")
         return folder
 
 
@@ -524,11 +543,20 @@ def build_speech(dest: Path, cache: Path, count: int = 120, seed: int = SEED) ->
 
 # --------------------------------------------------------------------------- CLI
 
+
+def build_documents(dest: Path, cache: Path) -> Path:
+    """bench/documents.py's set (imported here: that module builds on MediaSet)."""
+    from documents import build_documents as build
+
+    return build(dest, cache)
+
+
 BUILDERS: dict[str, Callable[[Path, Path], Path]] = {
     "clipart": build_clipart,
     "ktuberling": build_ktuberling,
     "sounds": build_sounds,
     "speech": build_speech,
+    "documents": build_documents,
 }
 
 

@@ -8,6 +8,11 @@ file name. Each run (a search mode, with or without the relevance cutoff) is
 scored by R@1, R@5, R@10, R@100, MRR@10 and nDCG@10 over documents (a document's
 rank is its best segment's rank), and by the share of queries that came back empty.
 
+A set may also judge where in a file the answer lies (qrels/sections.tsv: query, file, section, first and
+last line): its runs are scored by section R@1, R@10 and MRR@10 too, over the ungrouped segments, each
+distinct (file, section) counted once. A segment is in the judged section when its payload's `section` (or an
+EPUB's `chapter`) is the judged one, or, for a file without headings, when its lines overlap the judged lines.
+
 A text set also has a reference run, "whole-document": one vector per document (the text
 encoder's document encoding of all of it, truncated at the model's limit as it must be),
 ranked by cosine with the query's vector. It is what one vector per answer reaches, the mark
@@ -29,7 +34,7 @@ import statistics
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,9 +47,35 @@ if TYPE_CHECKING:
 
 MEDIA_FILES = "files"
 METRICS = ("recall@1", "recall@5", "recall@10", "recall@100", "mrr@10", "ndcg@10", "empty")
+SECTION_METRICS = ("section recall@1", "section recall@10", "section mrr@10")
+SECTIONS = "sections.tsv"  # beside qrels/test.tsv; bench/devsets.py writes it
 # Code whose changes alter what an index holds; a cached index made before such a change is rebuilt.
 INGESTION_CODE = ("ingest", "encoders", "store", "core/schema.py")
 _COMPLETE = "eval-index-complete.json"
+
+
+@dataclass(frozen=True)
+class JudgedSection:
+    """Where in a file a query's answer lies: a section as the payload names it, or a file's lines."""
+
+    file: str  # corpus id (a media set's file name)
+    section: str
+    lines: tuple[int, int] | None = None  # for a file without headings (plain text)
+
+    def holds(self, file: str, payload: dict) -> bool:
+        if file != self.file:
+            return False
+        wanted = _name(self.section)
+        if any(_name(payload.get(key)) == wanted for key in ("section", "chapter") if payload.get(key)):
+            return True
+        if self.lines is not None and "line_start" in payload and not payload.get("section"):
+            return payload["line_start"] <= self.lines[1] and payload.get("line_end", payload["line_start"]) >= \
+                self.lines[0]
+        return False
+
+
+def _name(value: object) -> str:
+    return " ".join(str(value).split()).casefold()
 
 
 @dataclass
@@ -53,6 +84,7 @@ class BeirDataset:
     queries: dict[str, str]
     qrels: dict[str, dict[str, int]]  # query id -> doc id -> graded relevance
     files: Path | None = None  # a media set's folder of files, named by their corpus ids
+    sections: dict[str, list[JudgedSection]] = field(default_factory=dict)  # query id -> where its answer lies
 
     @property
     def is_media(self) -> bool:
@@ -104,7 +136,22 @@ def load_beir(root: Path, split: str = "test") -> BeirDataset:
                 continue
             qrels.setdefault(row[0], {})[row[1]] = int(row[2])
     qrels = {q: rels for q, rels in qrels.items() if q in queries and any(v > 0 for v in rels.values())}
-    return BeirDataset(corpus, queries, qrels, files)
+    return BeirDataset(corpus, queries, qrels, files, load_sections(root / "qrels" / SECTIONS, qrels))
+
+
+def load_sections(path: Path, qrels: dict[str, dict[str, int]]) -> dict[str, list[JudgedSection]]:
+    """qrels/sections.tsv, if the set has one: query id -> the sections that answer it."""
+    sections: dict[str, list[JudgedSection]] = {}
+    if not path.is_file():
+        return sections
+    with path.open(newline="", encoding="utf-8") as f:
+        for row in csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
+            if not row or row[0] == "query-id" or row[0] not in qrels:
+                continue
+            first, last = (row[3], row[4]) if len(row) >= 5 else ("", "")
+            lines = (int(first), int(last)) if first and last else None
+            sections.setdefault(row[0], []).append(JudgedSection(row[1], row[2], lines))
+    return sections
 
 
 def _jsonl(path: Path) -> Iterable[dict]:
@@ -140,6 +187,39 @@ def query_metrics(ranked: list[str], relevant: dict[str, int]) -> dict[str, floa
         "ndcg@10": ndcg_at(ranked, relevant),
         "empty": float(not ranked),
     }
+
+
+def section_rank(segments: list[tuple[str, dict]], judged: list[JudgedSection]) -> int | None:
+    """1-based rank of the first segment in a judged section, each distinct (file, section) ranked once (a file
+    without headings: each distinct first line); None when none of the segments is in one."""
+    seen: set[tuple] = set()
+    for file, payload in segments:
+        if any(j.holds(file, payload) for j in judged):
+            return len(seen) + 1
+        place = payload.get("section") or payload.get("chapter") or payload.get("line_start") or payload.get(
+            "locator")
+        seen.add((file, place))
+    return None
+
+
+def section_metrics(rank: int | None) -> dict[str, float]:
+    return {"section recall@1": float(rank == 1), "section recall@10": float(rank is not None and rank <= 10),
+            "section mrr@10": 1.0 / rank if rank is not None and rank <= 10 else 0.0}
+
+
+def section_ranks(app: Omnidex, dataset: BeirDataset, run: Run, limit: int = 100) -> dict[str, int | None]:
+    """Query id -> the judged section's rank among the run's ungrouped segments (section_rank)."""
+    from retrieval.query import QuerySyntaxError
+
+    ranks = {}
+    for qid, judged in dataset.sections.items():
+        try:
+            hits = app.search(dataset.queries[qid], limit=limit, mode=run.mode, group=False, cutoff=run.cutoff)
+        except QuerySyntaxError:
+            hits = []
+        segments = [(Path(h.path).name if dataset.is_media else h.asset_id, h.payload) for h in hits]
+        ranks[qid] = section_rank(segments, judged)
+    return ranks
 
 
 def resolve_runs(modes: Iterable[SearchMode | Run | str]) -> list[Run]:
@@ -219,6 +299,11 @@ def evaluate(dataset_dir: Path, modes: Iterable[SearchMode | Run | str], setting
             if details is not None:
                 details[run.name] = {qid: ids[:10] for qid, ids in ranked.items()}
             results[run.name] = score(dataset, ranked)
+            if dataset.sections and not run.reference:
+                ranks = section_ranks(app, dataset, run)
+                per_query = [section_metrics(rank) for rank in ranks.values()]
+                results[run.name] |= {m: round(statistics.fmean(q[m] for q in per_query), 4)
+                                      for m in SECTION_METRICS}
     return results
 
 
