@@ -4,9 +4,11 @@ Each of these formats is a ZIP archive of XML parts, and each parser reads its p
 - the sizes the archive declares for its members, then what actually comes out of them (the headers may lie),
   must stay within EXPANSION times the file-size limit (OMNIDEX_MAX_FILE_MB): a ZIP bomb fails with a reason
   instead of filling memory;
-- no XML part may declare a document type (`<!DOCTYPE`, `<!ENTITY`): none of these formats needs one, and a
-  declared entity is how an XML bomb (billion laughs) or an external-entity read of another file begins. This
-  holds whatever the parser underneath would do with it;
+- no XML part may declare an entity (`<!ENTITY`) or hold a document type with an internal subset
+  (`<!DOCTYPE x [...]>`): none of these formats needs one, and a declared entity is how an XML bomb (billion
+  laughs) or an external-entity read of another file begins. This holds whatever the parser underneath would do
+  with it. A bare document type is let through: every EPUB 3 page opens with `<!DOCTYPE html>` and EPUB 2 pages
+  name XHTML's public DTD, which no parser here fetches;
 - a member encrypted inside the ZIP fails as encrypted.
 A password-protected Office file is no ZIP at all but an OLE compound file holding the encrypted package
 (`ole_reason` says so in words).
@@ -26,7 +28,9 @@ EXPANSION = 10  # a package may hold this many times the file-size limit once de
 READ_BLOCK = 1 << 20
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an OLE compound file: old .doc/.xls/.ppt, or encrypted OOXML
 _ENCRYPTED_STREAM = "EncryptedPackage".encode("utf-16-le")  # the stream an encrypted Office file keeps its ZIP in
-_DTD = re.compile(rb"<!(DOCTYPE|ENTITY)")
+# An entity declaration, or a document type with an internal subset ("[") or one too long to be a bare one.
+_DTD = re.compile(rb"<!ENTITY|<!DOCTYPE(?:[^>\[]{0,400}\[|[^>\[]{400})")
+_DTD_SPAN = 512  # bytes of one block kept to find a declaration cut by the next
 _XML_MEMBER = re.compile(r"\.(xml|rels|rdf|xhtml|html|htm|opf|ncx|svg)$", re.IGNORECASE)
 
 Check = Callable[[zipfile.ZipFile], None]
@@ -58,10 +62,10 @@ def check_package(path: Path, max_file_mb: float, kind: str, check: Check | None
                             raise ExtractionError(over)
                         if xml and _DTD.search(tail + block):
                             raise ExtractionError(
-                                f"refused: its part {member.filename} declares a document type (<!DOCTYPE or "
-                                f"<!ENTITY), which a {kind} never needs: the way an XML bomb or an external-"
-                                f"entity attack begins")
-                        tail = block[-16:]
+                                f"refused: its part {member.filename} declares entities (<!ENTITY, or a "
+                                f"<!DOCTYPE with its own declarations), which a {kind} never needs: the way an XML "
+                                f"bomb or an external-entity attack begins")
+                        tail = block[-_DTD_SPAN:]
     except ExtractionError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError, KeyError,

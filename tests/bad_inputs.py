@@ -118,7 +118,7 @@ def _broken_office_files(corpus: BadCorpus, folder: Path) -> None:
     zip_bomb(good, folder / "bomb.docx", "word/media/huge.bin", (LIMITS["max_file_mb"] * 10 + 1) << 20)
     corpus.failed[folder / "bomb.docx"] = r"decompresses to more than 80 MB.*OMNIDEX_MAX_FILE_MB"
     xml_bomb(good, folder / "laughs.docx", "word/document.xml")
-    corpus.failed[folder / "laughs.docx"] = r"word/document.xml declares a document type"
+    corpus.failed[folder / "laughs.docx"] = r"word/document.xml declares entities"
     (folder / "deck as sheet.xlsx").write_bytes((folder / "deck as word.docx").read_bytes())
     corpus.failed[folder / "deck as sheet.xlsx"] = r"not an Excel workbook: a ZIP archive without xl/workbook.xml"
     encrypt_office(_write_deck(folder / "plain deck.pptx"), folder / "locked deck.pptx", "hunter2")
