@@ -106,7 +106,7 @@ def test_off_loopback_the_password_is_asked_for_and_remembered(served_on, monkey
     sign_in(at, PASSWORD)
     assert [t.key for t in at.text_input] == ["query"]  # the search page
     at.switch_page("ui/library_page.py").run()
-    assert not at.exception and at.metric and at.metric[0].label == "Files indexed"  # the session stays signed in
+    assert not at.exception and at.metric and at.metric[0].label == "Searchable by words"  # the session stays signed in
     assert PASSWORD not in everything_shown(at)
 
 
@@ -280,7 +280,7 @@ def test_the_library_lists_files_indexed_only_in_part(served_on) -> None:
     at.switch_page("ui/library_page.py").run()
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Files indexed"] == "3" and metrics["Indexed in part"] == "1"
+    assert metrics["Searchable fully"] == "3" and metrics["Indexed in part"] == "1"
     assert any(s.value == "Files indexed only in part (1)" for s in at.subheader)
     (partial,) = [d.value for d in at.dataframe if "left out" in d.value.columns]
     assert list(partial["file"]) == ["cut.pdf"]
