@@ -179,25 +179,28 @@ def image_segment(image: Image.Image, ctx: ExtractContext, locator: str, modalit
 
 def decode_pictures(blobs: Sequence[bytes], where: str, min_px: int, max_pixels: int, losses: Losses
                     ) -> list[Image.Image]:
-    """The pictures inside a document (a slide's, a Word section's) big enough to be content rather than logos
-    and bullets, at most WORK_PX wide. Undecodable ones are skipped, and those over the pixel budget too, before
-    they are decoded (a JPEG is decoded smaller instead), the loss recorded `where` ("on slide 3") they were."""
-    images = []
-    for blob in blobs:
-        try:
-            image = Image.open(io.BytesIO(blob))
-            check_picture_budget(image, max_pixels)
-            image.load()
-        except ExtractionError as e:
-            losses.add(f"a picture {where} {e}")
-            continue
-        except Exception:  # a broken picture must not lose the document's text
-            continue
-        if min(image.size) >= min_px:
-            picture = image.convert("RGB")
-            picture.thumbnail((WORK_PX, WORK_PX))
-            images.append(picture)
-    return images
+    """The pictures inside a document (a slide's, a Word section's) big enough to be content: decode_picture's."""
+    return [p for blob in blobs if (p := decode_picture(blob, where, min_px, max_pixels, losses)) is not None]
+
+
+def decode_picture(blob: bytes, where: str, min_px: int, max_pixels: int, losses: Losses) -> Image.Image | None:
+    """A picture inside a document, if it is big enough to be content rather than a logo or a bullet, at most
+    WORK_PX wide. An undecodable one is skipped, and one over the pixel budget too, before it is decoded (a JPEG
+    is decoded smaller instead), the loss recorded `where` ("on slide 3") it was."""
+    try:
+        image = Image.open(io.BytesIO(blob))
+        check_picture_budget(image, max_pixels)
+        image.load()
+    except ExtractionError as e:
+        losses.add(f"a picture {where} {e}")
+        return None
+    except Exception:  # a broken picture must not lose the document's text
+        return None
+    if min(image.size) < min_px:
+        return None
+    picture = image.convert("RGB")
+    picture.thumbnail((WORK_PX, WORK_PX))
+    return picture
 
 
 def image_segments(images: Sequence[Image.Image], ctx: ExtractContext, locators: Sequence[str],

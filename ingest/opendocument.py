@@ -19,9 +19,9 @@ refused as encrypted. Then the text budget, as for a Word document or a deck, an
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ingest.errors import ExtractionError
 from ingest.extraction import ExtractContext, Extraction
@@ -35,6 +35,7 @@ MIMETYPES = {
     ".odp": (b"application/vnd.oasis.opendocument.presentation",),
     ".ods": (b"application/vnd.oasis.opendocument.spreadsheet",),
 }
+T = TypeVar("T")
 KINDS = {".odt": "OpenDocument text", ".odp": "OpenDocument presentation", ".ods": "OpenDocument spreadsheet"}
 BLOCKS = ("text:p", "text:h", "table:table")
 CONTAINERS = ("text:list", "text:list-item", "text:list-header", "text:section", "text:index-body",
@@ -76,14 +77,19 @@ def document_info(document: Any) -> dict[str, Any]:
     return info
 
 
-def extract_odt(path: Path, ctx: ExtractContext) -> Extraction:
-    document = open_document(path, ctx.settings.max_file_mb)
+def _read(reader: Callable[[Any], T], document: Any, kind: str) -> T:
+    """What `reader` makes of the document; whatever else goes wrong in the parser becomes the file's reason."""
     try:
-        pieces = read_text_pieces(document)
+        return reader(document)
     except ExtractionError:
         raise
     except Exception as e:
-        raise ExtractionError(f"corrupt or unreadable OpenDocument text: {type(e).__name__}: {e}") from e
+        raise ExtractionError(f"corrupt or unreadable {kind}: {type(e).__name__}: {e}") from e
+
+
+def extract_odt(path: Path, ctx: ExtractContext) -> Extraction:
+    document = open_document(path, ctx.settings.max_file_mb)
+    pieces = _read(read_text_pieces, document, "OpenDocument text")
     if not any(p.title or p.text() or p.pictures for p in pieces):
         raise ExtractionError("OpenDocument text has no text")
     info = document_info(document)
@@ -200,12 +206,7 @@ def _pictures(element: Any, document: Any) -> list[bytes]:
 
 def extract_odp(path: Path, ctx: ExtractContext) -> Extraction:
     document = open_document(path, ctx.settings.max_file_mb)
-    try:
-        slides = read_odp_slides(document)
-    except ExtractionError:
-        raise
-    except Exception as e:
-        raise ExtractionError(f"corrupt or unreadable OpenDocument presentation: {type(e).__name__}: {e}") from e
+    slides = _read(read_odp_slides, document, "OpenDocument presentation")
     if not slides:
         raise ExtractionError("presentation has no slides")
     check_page_count(len(slides), ctx.settings.max_pages, "slides")

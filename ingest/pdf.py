@@ -7,7 +7,6 @@ segments linked to their page. Each page's first segment carries its thumbnail.
 
 from __future__ import annotations
 
-import io
 import logging
 import math
 from collections import Counter
@@ -22,12 +21,11 @@ from PIL import Image
 from core.schema import Modality, Segment
 from ingest.errors import ExtractionError
 from ingest.extraction import ExtractContext, Extraction
-from ingest.image import WORK_PX, image_segments
+from ingest.image import decode_picture, image_segments
 from ingest.limits import (
     Losses,
     TextBudget,
     check_page_count,
-    check_picture_budget,
     picture_over_budget,
     setting_name,
 )
@@ -182,18 +180,11 @@ def _page_figures(doc: pymupdf.Document, page: pymupdf.Page, seen: set[int], min
         if rects and max(r.width * r.height for r in rects) > 0.8 * page_area:
             continue
         try:
-            raw = doc.extract_image(xref)
-            image = Image.open(io.BytesIO(raw["image"]))
-            check_picture_budget(image, max_pixels)
-            image.load()
-        except ExtractionError as e:
-            losses.add(f"a picture on page {page.number + 1} {e}")
+            blob = doc.extract_image(xref)["image"]
+        except Exception:  # an unreadable figure must not lose the page's text
             continue
-        except Exception:  # an undecodable figure must not lose the page's text
-            continue
-        if min(image.size) >= min_px:
-            picture = image.convert("RGB")
-            picture.thumbnail((WORK_PX, WORK_PX))
+        picture = decode_picture(blob, f"on page {page.number + 1}", min_px, max_pixels, losses)
+        if picture is not None:
             figures.append((xref, picture))
     return figures
 
