@@ -105,6 +105,24 @@ def start_and_kill(data_dir: Path, corpus: Path, window_s: float, rng: random.Ra
     return child.returncode == -signal.SIGKILL
 
 
+def clean_runs(tmp_path: Path, corpus: Path, before: dict[str, bytes], after: dict[str, bytes]
+               ) -> tuple[Snapshot, Snapshot, float, float]:
+    """What uninterrupted runs leave, the references a killed one must end as: a first ingestion of `before`
+    (left in clean-before for the update trials) and one of `after`, and how long a first run and an update of
+    clean-before to `after` take here (the kill moments are drawn from them). The update, uninterrupted, must
+    already end like a clean run of `after`."""
+    lay_out(corpus, before)
+    first_run_s = ingest_here(tmp_path / "clean-before", corpus)
+    expected_before = snapshot(tmp_path / "clean-before")
+    lay_out(corpus, after)
+    ingest_here(tmp_path / "clean-after", corpus)
+    expected_after = snapshot(tmp_path / "clean-after")
+    shutil.copytree(tmp_path / "clean-before", tmp_path / "updated")
+    update_s = ingest_here(tmp_path / "updated", corpus)
+    assert snapshot(tmp_path / "updated") == expected_after  # an update without a crash ends like a clean run
+    return expected_before, expected_after, first_run_s, update_s
+
+
 def test_killed_ingestion_is_completed_exactly(tmp_path: Path) -> None:
     scratch, corpus = tmp_path / "scratch", tmp_path / "corpus"
     scratch.mkdir()
@@ -120,15 +138,7 @@ def test_killed_ingestion_is_completed_exactly(tmp_path: Path) -> None:
 
     # Kill moments are drawn from how long this process takes for the same work; the child needs longer
     # (it also loads its model), so nearly every kill lands before it is done.
-    lay_out(corpus, before)
-    first_run_s = ingest_here(tmp_path / "clean-before", corpus)
-    expected_before = snapshot(tmp_path / "clean-before")
-    lay_out(corpus, after)
-    ingest_here(tmp_path / "clean-after", corpus)
-    expected_after = snapshot(tmp_path / "clean-after")
-    shutil.copytree(tmp_path / "clean-before", tmp_path / "updated")
-    update_s = ingest_here(tmp_path / "updated", corpus)
-    assert snapshot(tmp_path / "updated") == expected_after  # an update without a crash ends like a clean run
+    expected_before, expected_after, first_run_s, update_s = clean_runs(tmp_path, corpus, before, after)
     assert expected_before.points and expected_after.points
     assert set(expected_before.points) != set(expected_after.points)
 
@@ -190,15 +200,7 @@ def test_killed_mailbox_ingestion_is_completed_exactly(tmp_path: Path) -> None:
     before = {"inbox.mbox": _mailbox_bytes(scratch, 1, 24)}
     after = {"inbox.mbox": _mailbox_bytes(scratch, 2, 27)}  # the mailbox changed: new mail, other attachments
 
-    lay_out(corpus, before)
-    first_run_s = ingest_here(tmp_path / "clean-before", corpus)
-    expected_before = snapshot(tmp_path / "clean-before")
-    lay_out(corpus, after)
-    ingest_here(tmp_path / "clean-after", corpus)
-    expected_after = snapshot(tmp_path / "clean-after")
-    shutil.copytree(tmp_path / "clean-before", tmp_path / "updated")
-    update_s = ingest_here(tmp_path / "updated", corpus)
-    assert snapshot(tmp_path / "updated") == expected_after
+    expected_before, expected_after, first_run_s, update_s = clean_runs(tmp_path, corpus, before, after)
     assert expected_before.thumbnails and expected_after.thumbnails  # the attachments' pages
 
     rng = random.Random(20261208)
