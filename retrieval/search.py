@@ -189,8 +189,7 @@ class Searcher:
                     dense = self.text_encoder.encode_query([text])[0]
             vectors = QueryVectors(text=text, dense=dense)
         clock = self.clock
-        if isinstance(clock, StageClock):
-            clock.queries += 1
+        clock.query()
         flt = request.filters.to_store_filter()
         depth = max(self.config.prefetch_limit, request.limit * 3)
         lists, points = self._candidates(vectors, request.mode, flt, depth)

@@ -25,6 +25,9 @@ class StageClock:
         finally:
             self.seconds[name] += time.thread_time() - start
 
+    def query(self) -> None:
+        self.queries += 1
+
     def reset(self) -> None:
         self.seconds.clear()
         self.queries = 0
@@ -35,6 +38,9 @@ class StageClock:
 
 
 class NoClock:
+    def query(self) -> None:
+        pass
+
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
         yield
